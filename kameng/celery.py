@@ -1,0 +1,51 @@
+"""The Celery app. Every task carries its site's schema and runs in it (tenant-schemas-celery).
+
+A task sent while a site's schema is active runs in that schema; a task sent from the public
+schema runs there. Beat entries with `tenant_schemas` run in those schemas; entries marked
+`"all_sites": True` run once in every active site's schema; the rest run platform-wide.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from celery.beat import PersistentScheduler, ScheduleEntry
+from celery.schedules import crontab
+from tenant_schemas_celery.app import CeleryApp
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kameng.settings")
+
+app = CeleryApp("kameng")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+app.conf.beat_schedule = {
+    # Platform-wide: keep the pool of ready site schemas full.
+    "spare-schemas-refill": {
+        "task": "shared.sites.tasks.spare_schemas_refill",
+        "schedule": 60.0,
+    },
+    # Per site: each site's own housekeeping runs in its schema.
+    "site-housekeeping": {
+        "task": "tenants.storefront.tasks.site_housekeeping",
+        "schedule": crontab(minute=17),
+        "all_sites": True,
+    },
+}
+
+
+class SiteAwareScheduler(PersistentScheduler):
+    """Beat scheduler that fans `all_sites` entries out to every active site's schema."""
+
+    def apply_entry(self, entry: ScheduleEntry, producer: Any = None) -> None:
+        if not self.app.conf.beat_schedule.get(entry.name, {}).get("all_sites"):
+            super().apply_entry(entry, producer=producer)
+            return
+        from django_tenants.utils import schema_context
+
+        from shared.sites.selectors import active_site_schemas
+
+        for schema_name in active_site_schemas():
+            with schema_context(schema_name):
+                self.apply_async(entry, producer=producer, advance=False)

@@ -1,0 +1,17 @@
+"""URLs of HQ, on the platform domain (public schema)."""
+
+from django.contrib import admin
+from django.urls import include, path
+from django.views.i18n import set_language
+
+from shared.hq import views as hq
+
+urlpatterns = [
+    path("", hq.landing, name="hq_landing"),
+    path("dashboard/", hq.dashboard, name="hq_dashboard"),
+    path("accounts/", include("allauth.urls")),
+    path("admin/", admin.site.urls),
+    path("i18n/setlang/", set_language, name="set_language"),
+    path("healthz", hq.healthz, name="healthz"),
+    path("internal/tls-allowed", hq.tls_allowed, name="tls_allowed"),
+]

@@ -1,0 +1,29 @@
+"""The site's storefront: its branding (one row per site schema)."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class StorefrontSettings(models.Model):
+    """Branding shown on every storefront page. A site schema holds exactly one row (pk=1)."""
+
+    singleton = models.BooleanField(default=True, unique=True, editable=False)
+    tagline = models.CharField(max_length=200, blank=True)
+    accent_color = models.CharField(max_length=7, default="#d9480f")
+    announcement = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(singleton=True), name="storefront_settings_singleton"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(accent_color__regex=r"^#[0-9a-fA-F]{6}$"),
+                name="storefront_accent_color_hex",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return "Storefront settings"
