@@ -1,8 +1,8 @@
 """The Celery app. Every task carries its site's schema and runs in it (tenant-schemas-celery).
 
 A task sent while a site's schema is active runs in that schema; a task sent from the public
-schema runs there. Beat entries with `tenant_schemas` run in those schemas; entries marked
-`"all_sites": True` run once in every active site's schema; the rest run platform-wide.
+schema runs there. Beat entries named in `PER_SITE_ENTRIES` run once in every active site's
+schema; the rest run platform-wide, in the public schema.
 """
 
 from __future__ import annotations
@@ -30,16 +30,16 @@ app.conf.beat_schedule = {
     "site-housekeeping": {
         "task": "tenants.storefront.tasks.site_housekeeping",
         "schedule": crontab(minute=17),
-        "all_sites": True,
     },
 }
+PER_SITE_ENTRIES = frozenset({"site-housekeeping"})
 
 
 class SiteAwareScheduler(PersistentScheduler):
-    """Beat scheduler that fans `all_sites` entries out to every active site's schema."""
+    """Beat scheduler that fans `PER_SITE_ENTRIES` out to every active site's schema."""
 
     def apply_entry(self, entry: ScheduleEntry, producer: Any = None) -> None:
-        if not self.app.conf.beat_schedule.get(entry.name, {}).get("all_sites"):
+        if entry.name not in PER_SITE_ENTRIES:
             super().apply_entry(entry, producer=producer)
             return
         from django_tenants.utils import schema_context

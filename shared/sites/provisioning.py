@@ -81,6 +81,9 @@ def schema_rename(*, old: str, new: str) -> None:
 
 def schema_drop(*, schema_name: str) -> None:
     with connection.cursor() as cursor:
+        # Fire deferred constraint checks now: PostgreSQL refuses to drop tables with pending
+        # trigger events (rows written earlier in the same transaction).
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         cursor.execute(f"DROP SCHEMA IF EXISTS {_quote(schema_name)} CASCADE")
 
 
@@ -172,15 +175,30 @@ def spare_schemas_count() -> int:
     ).count()
 
 
+# Any fixed 64-bit number: the advisory lock serialising refills across processes and hosts.
+_REFILL_LOCK_ID = 0x6B616D656E67
+
 def spare_schemas_refill(*, target: int | None = None) -> int:
-    """Top the pool up to `target` current spares (default SPARE_SCHEMA_POOL_SIZE)."""
+    """Top the pool up to `target` current spares (default SPARE_SCHEMA_POOL_SIZE).
+
+    One refill runs at a time across every worker and deploy job (a PostgreSQL advisory lock);
+    a caller that finds a refill running returns 0 at once.
+    """
     target = settings.SPARE_SCHEMA_POOL_SIZE if target is None else target
-    template_ensure()
-    created = 0
-    while spare_schemas_count() < target:
-        spare_schema_create()
-        created += 1
-    return created
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [_REFILL_LOCK_ID])
+        if not cursor.fetchone()[0]:
+            return 0
+    try:
+        template_ensure()
+        created = 0
+        while spare_schemas_count() < target:
+            spare_schema_create()
+            created += 1
+        return created
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [_REFILL_LOCK_ID])
 
 
 def pooled_schemas_mark_stale() -> list[str]:

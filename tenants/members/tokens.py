@@ -2,18 +2,26 @@
 
 Django's tokens are an HMAC of the user's id, password hash and last login under the platform's
 SECRET_KEY. Adding the schema name means a token issued by one site (or HQ) never validates on
-another, even for a user with the same id.
+another, even for a user with the same id. Like allauth's default generator, the user's email
+addresses are part of the hash, so changing them invalidates outstanding links.
+(allauth imports this class while loading its forms, so it cannot subclass allauth's.)
 """
 
 from __future__ import annotations
 
-from allauth.account.forms import EmailAwarePasswordResetTokenGenerator
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.tokens import PasswordResetTokenGenerator
 from django.db import connection
 
 
-class SiteBoundPasswordResetTokenGenerator(EmailAwarePasswordResetTokenGenerator):
+class SiteBoundPasswordResetTokenGenerator(PasswordResetTokenGenerator):
     key_salt = "kameng.members.tokens.SiteBoundPasswordResetTokenGenerator"
 
     def _make_hash_value(self, user: AbstractBaseUser, timestamp: int) -> str:
-        return f"{connection.schema_name}:{super()._make_hash_value(user, timestamp)}"
+        from allauth.account.models import EmailAddress
+
+        emails = {getattr(user, "email", "") or ""}
+        emails.update(EmailAddress.objects.filter(user_id=user.pk).values_list("email", flat=True))
+        emails.discard("")
+        base = super()._make_hash_value(user, timestamp)
+        return f"{connection.schema_name}|{base}|{'|'.join(sorted(emails))}"

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class SchemaProbeConfig(AppConfig):
+    name = "tests.schema_probe"
+    label = "schema_probe"

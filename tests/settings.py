@@ -1,0 +1,19 @@
+"""Test settings: the project's settings plus a tenant app whose migrations the tests grow."""
+
+from kameng.settings import *  # noqa: F403
+from kameng.settings import INSTALLED_APPS, TENANT_APPS
+
+TENANT_APPS = [*TENANT_APPS, "tests.schema_probe"]
+INSTALLED_APPS = [*INSTALLED_APPS, "tests.schema_probe"]
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests
+SPARE_SCHEMA_POOL_SIZE = 8
+ACCOUNT_RATE_LIMITS = False
+
+# Tests use their own Redis databases for the broker and the cache, emptied at session start.
+_REDIS_BASE = REDIS_URL.rsplit("/", 1)[0]  # noqa: F405
+CELERY_BROKER_URL = f"{_REDIS_BASE}/15"
+CELERY_RESULT_BACKEND = f"{_REDIS_BASE}/15"
+CACHES["default"]["LOCATION"] = f"{_REDIS_BASE}/14"  # noqa: F405
+PLATFORM_DOMAIN = "localhost"
+PUBLIC_URL_PORT = ""
