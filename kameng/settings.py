@@ -203,7 +203,8 @@ ACCOUNT_EMAIL_VERIFICATION = env_str("ACCOUNT_EMAIL_VERIFICATION", "optional")
 # Confirmation keys are random and stored in the site's own table (not HMAC-signed with the
 # platform-wide secret), so a key issued by one site cannot confirm an address on another.
 ACCOUNT_EMAIL_CONFIRMATION_HMAC = False
-ACCOUNT_PASSWORD_RESET_TOKEN_GENERATOR = "tenants.members.tokens.SiteBoundPasswordResetTokenGenerator"
+_RESET_TOKENS = "tenants.members.tokens.SiteBoundPasswordResetTokenGenerator"
+ACCOUNT_PASSWORD_RESET_TOKEN_GENERATOR = _RESET_TOKENS
 ACCOUNT_ADAPTER = "tenants.members.adapter.SiteAccountAdapter"
 ACCOUNT_LOGOUT_ON_GET = False
 ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/5m/key"}

@@ -28,7 +28,11 @@ MEMBER_PASSWORD = "member-pass-123"
 OWNER_PASSWORD = "owner-pass-123"
 
 # The committed network every test can read: two main sites and a sub-site.
-NETWORK = [("alpha", "Alpha Cards", None), ("beta", "Beta Codes", None), ("alpha-kid", "Kid", "alpha")]
+NETWORK = [
+    ("alpha", "Alpha Cards", None),
+    ("beta", "Beta Codes", None),
+    ("alpha-kid", "Kid", "alpha"),
+]
 
 
 def site_host(site: Site | str) -> str:

@@ -98,9 +98,7 @@ def test_hq_does_not_offer_signup(client: Client, db: None) -> None:
         assert get_user_model().objects.count() == before
 
 
-def test_password_reset_token_only_works_on_issuing_site(
-    client: Client, network: Network
-) -> None:
+def test_password_reset_token_only_works_on_issuing_site(client: Client, network: Network) -> None:
     cache.clear()
     mail.outbox.clear()
     client.post(
@@ -110,7 +108,9 @@ def test_password_reset_token_only_works_on_issuing_site(
     )
     assert len(mail.outbox) == 1
     assert mail.outbox[0].subject.startswith("[Alpha Cards]")
-    link = re.search(r"http://alpha\.localhost/accounts/password/reset/key/(\S+)/", mail.outbox[0].body)
+    link = re.search(
+        r"http://alpha\.localhost/accounts/password/reset/key/(\S+)/", mail.outbox[0].body
+    )
     assert link is not None
     path = f"/accounts/password/reset/key/{link.group(1)}/"
     for host in (site_host(network.beta), site_host(network.alpha_kid), "localhost"):

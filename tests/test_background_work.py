@@ -60,9 +60,7 @@ def test_beat_sends_per_site_entries_to_every_active_site(network: Network) -> N
 
     scheduler.apply_async = record  # type: ignore[method-assign]
     schedule = app.conf.beat_schedule
-    per_site = scheduler.Entry(
-        name="site-housekeeping", app=app, **schedule["site-housekeeping"]
-    )
+    per_site = scheduler.Entry(name="site-housekeeping", app=app, **schedule["site-housekeeping"])
     platform = scheduler.Entry(
         name="spare-schemas-refill", app=app, **schedule["spare-schemas-refill"]
     )

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from io import StringIO
+from typing import Any
 
 import pytest
 from django.core.management import call_command
 from django.db import connection
-from typing import Any
 
 from shared.sites import provisioning
 from shared.sites.models import PooledSchema, PooledSchemaKind
@@ -29,7 +29,7 @@ def _columns(schema: str) -> set[str]:
 def _applied(schema: str) -> set[str]:
     with connection.cursor() as cursor:
         cursor.execute(
-            f'SELECT name FROM "{schema}".django_migrations WHERE app = %s',  # noqa: S608
+            f'SELECT name FROM "{schema}".django_migrations WHERE app = %s',
             ["schema_probe"],
         )
         return {row[0] for row in cursor.fetchall()}

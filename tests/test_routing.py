@@ -15,7 +15,7 @@ def test_platform_domain_serves_hq(client: Client, db: None) -> None:
     response = client.get("/", HTTP_HOST="localhost")
     assert response.status_code == 200
     assert b'data-testid="hq-title"' in response.content
-    assert response.wsgi_request.site is None
+    assert response.context["site"] is None
 
 
 @pytest.mark.parametrize("host", ["localhost:8000", "LOCALHOST", "localhost."])

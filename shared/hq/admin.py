@@ -19,7 +19,16 @@ class DomainInline(admin.TabularInline):
 
 @admin.register(Site)
 class SiteAdmin(admin.ModelAdmin):
-    list_display = ("slug", "name", "parent", "depth", "plan", "status", "owner_email", "created_at")
+    list_display = (
+        "slug",
+        "name",
+        "parent",
+        "depth",
+        "plan",
+        "status",
+        "owner_email",
+        "created_at",
+    )
     list_filter = ("status", "plan", "depth")
     search_fields = ("slug", "name", "owner_email")
     readonly_fields = ("schema_name", "slug", "parent", "depth", "path", "owner_user_id",

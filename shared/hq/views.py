@@ -24,7 +24,7 @@ def landing(request: HttpRequest) -> HttpResponse:
 def dashboard(request: HttpRequest) -> HttpResponse:
     sites = list(Site.objects.select_related("plan", "parent").order_by("path"))
     for site in sites:
-        site.url = site_base_url(site)  # type: ignore[attr-defined]
+        site.url = site_base_url(site)
     by_status = dict(
         Site.objects.values_list("status").annotate(n=Count("id")).values_list("status", "n")
     )

@@ -4,7 +4,9 @@ from typing import Any
 
 from django.http import HttpRequest
 
+from shared.sites.middleware import request_site
+
 
 def current_site(request: HttpRequest) -> dict[str, Any]:
     """`site` (None on HQ) for every template."""
-    return {"site": getattr(request, "site", None)}
+    return {"site": request_site(request)}

@@ -29,8 +29,7 @@ class SiteRoutingMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        connection.set_schema_to_public()
-        request.site = None  # type: ignore[attr-defined]
+        connection.set_schema_to_public()  # type: ignore[attr-defined]
         host = normalise_host(request.get_host())
         if host == settings.PLATFORM_DOMAIN or request.path in HOST_INDEPENDENT_PATHS:
             return self._serve_public(request)
@@ -44,16 +43,15 @@ class SiteRoutingMiddleware:
         if site.status == SiteStatus.CLOSED:
             return _refusal(request, "sites/closed.html", 410, "site_closed", site=site)
 
-        connection.set_tenant(site)
-        request.site = site  # type: ignore[attr-defined]
+        connection.set_tenant(site)  # type: ignore[attr-defined]
         request.tenant = site  # type: ignore[attr-defined]
-        request.urlconf = settings.ROOT_URLCONF  # type: ignore[attr-defined]
+        request.urlconf = settings.ROOT_URLCONF
         set_urlconf(settings.ROOT_URLCONF)
         return self.get_response(request)
 
     def _serve_public(self, request: HttpRequest) -> HttpResponse:
-        request.tenant = connection.tenant  # type: ignore[attr-defined]
-        request.urlconf = settings.PUBLIC_SCHEMA_URLCONF  # type: ignore[attr-defined]
+        request.tenant = None  # type: ignore[attr-defined]
+        request.urlconf = settings.PUBLIC_SCHEMA_URLCONF
         set_urlconf(settings.PUBLIC_SCHEMA_URLCONF)
         return self.get_response(request)
 
@@ -81,6 +79,12 @@ def _language_for(request: HttpRequest, site: object) -> str:
     return settings.STOREFRONT_DEFAULT_LANGUAGE
 
 
+def request_site(request: HttpRequest) -> Site | None:
+    """The site a request was routed to, or None on HQ."""
+    tenant = getattr(request, "tenant", None)
+    return tenant if isinstance(tenant, Site) else None
+
+
 class SiteLocaleMiddleware:
     """Activate the visitor's chosen language, else the site's language (HQ: the browser's).
 
@@ -92,7 +96,7 @@ class SiteLocaleMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        site = getattr(request, "site", None)
+        site = request_site(request)
         cookie = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
         if cookie in dict(settings.LANGUAGES):
             language = str(cookie)
@@ -101,7 +105,7 @@ class SiteLocaleMiddleware:
         else:
             language = translation.get_language_from_request(request)
         translation.activate(language)
-        request.LANGUAGE_CODE = translation.get_language()  # type: ignore[attr-defined]
+        request.LANGUAGE_CODE = translation.get_language()
         response = self.get_response(request)
         response.headers.setdefault("Content-Language", language)
         response.headers.setdefault("Vary", "Cookie, Accept-Language")

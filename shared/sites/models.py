@@ -14,7 +14,7 @@ from django.db.models.functions import Lower
 from django_tenants.models import DomainMixin, TenantMixin
 
 
-class Plan(models.Model):
+class Plan(models.Model):  # type: ignore[django-manager-missing]  # untyped TenantMixin
     """What a site may do. `max_depth` caps how deep the tree may grow under a site on this plan."""
 
     code = models.SlugField(max_length=32, unique=True)

@@ -101,7 +101,7 @@ def schema_build(*, schema_name: str, source: Literal["clone", "migrate"]) -> Sc
     call_command(
         "migrate_schemas", tenant=True, schema_name=schema_name, interactive=False, verbosity=0
     )
-    connection.set_schema_to_public()
+    connection.set_schema_to_public()  # type: ignore[attr-defined]
     return "migrate"
 
 
@@ -116,9 +116,9 @@ def template_is_current() -> bool:
 def template_ensure() -> PooledSchema:
     """Create the template schema by migrations if it does not exist yet."""
     with transaction.atomic():
-        template = PooledSchema.objects.select_for_update().filter(
-            kind=PooledSchemaKind.TEMPLATE
-        ).first()
+        template = (
+            PooledSchema.objects.select_for_update().filter(kind=PooledSchemaKind.TEMPLATE).first()
+        )
         if template is not None and schema_exists(template.schema_name):
             return template
         if template is not None:
@@ -177,6 +177,7 @@ def spare_schemas_count() -> int:
 
 # Any fixed 64-bit number: the advisory lock serialising refills across processes and hosts.
 _REFILL_LOCK_ID = 0x6B616D656E67
+
 
 def spare_schemas_refill(*, target: int | None = None) -> int:
     """Top the pool up to `target` current spares (default SPARE_SCHEMA_POOL_SIZE).

@@ -6,6 +6,7 @@ import logging
 import re
 import secrets
 from dataclasses import dataclass
+from typing import Literal
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -105,7 +106,7 @@ def site_create(
     franchisee_user_id: int | None = None,
     language: str | None = None,
     use_pool: bool = True,
-    fallback: provisioning.SchemaSource = "clone",
+    fallback: Literal["clone", "migrate"] = "clone",
 ) -> ProvisionedSite:
     """Provision a site: its schema, its row in the tree, its domains and its owner account.
 
@@ -146,8 +147,9 @@ def site_create(
     schema_name = schema_name_for(slug)
     try:
         with transaction.atomic():
+            source: SchemaSource
             if use_pool and provisioning.spare_schema_claim(schema_name=schema_name):
-                source: SchemaSource = "pool"
+                source = "pool"
             else:
                 source = provisioning.schema_build(schema_name=schema_name, source=fallback)
             site = Site.objects.create(

@@ -15,7 +15,7 @@ logger = logging.getLogger(__name__)
 @shared_task(name="shared.sites.tasks.spare_schemas_refill")
 def spare_schemas_refill() -> int:
     """Top the pool of spare schemas up to SPARE_SCHEMA_POOL_SIZE; returns how many it built."""
-    connection.set_schema_to_public()
+    connection.set_schema_to_public()  # type: ignore[attr-defined]
     created = provisioning.spare_schemas_refill()
     if created:
         logger.info("schema_pool.refilled", extra={"created": created})

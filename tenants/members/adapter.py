@@ -7,6 +7,8 @@ from typing import Any
 from allauth.account.adapter import DefaultAccountAdapter
 from django.http import HttpRequest
 
+from shared.sites.middleware import request_site
+
 
 class SiteAccountAdapter(DefaultAccountAdapter):
     def format_email_subject(self, subject: str) -> str:
@@ -20,7 +22,7 @@ class SiteAccountAdapter(DefaultAccountAdapter):
 
     def is_open_for_signup(self, request: HttpRequest) -> bool:
         # Members sign up on storefronts; HQ staff accounts are created by HQ.
-        return getattr(request, "site", None) is not None
+        return request_site(request) is not None
 
     @staticmethod
     def _site() -> Any:

@@ -28,6 +28,8 @@ def member_create(
 
 def owner_password_reset_url(site: Site) -> str:
     """A one-time link for the site owner to set a password, valid on that site only."""
+    if site.owner_user_id is None:
+        raise ValueError(f"Site {site.slug} has no owner account.")
     with tenant_context(site):
         owner = get_user_model().objects.get(pk=site.owner_user_id)
         token = SiteBoundPasswordResetTokenGenerator().make_token(owner)

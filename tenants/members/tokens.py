@@ -23,5 +23,6 @@ class SiteBoundPasswordResetTokenGenerator(PasswordResetTokenGenerator):
         emails = {getattr(user, "email", "") or ""}
         emails.update(EmailAddress.objects.filter(user_id=user.pk).values_list("email", flat=True))
         emails.discard("")
-        base = super()._make_hash_value(user, timestamp)
-        return f"{connection.schema_name}|{base}|{'|'.join(sorted(emails))}"
+        base = super()._make_hash_value(user, timestamp)  # type: ignore[arg-type]
+        schema = connection.schema_name  # type: ignore[attr-defined]
+        return f"{schema}|{base}|{'|'.join(sorted(emails))}"
