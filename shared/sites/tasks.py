@@ -18,5 +18,5 @@ def spare_schemas_refill() -> int:
     connection.set_schema_to_public()  # type: ignore[attr-defined]
     created = provisioning.spare_schemas_refill()
     if created:
-        logger.info("schema_pool.refilled", extra={"created": created})
+        logger.info("schema_pool.refilled", extra={"spares_created": created})
     return created

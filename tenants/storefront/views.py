@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.contrib.auth import get_user_model
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
@@ -13,8 +12,5 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "storefront/home.html",
-        {
-            "branding": storefront_settings(),
-            "member_count": get_user_model().objects.filter(is_active=True).count(),
-        },
+        {"branding": storefront_settings()},
     )

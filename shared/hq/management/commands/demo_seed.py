@@ -55,6 +55,9 @@ class Command(BaseCommand):
                 ).site
                 with tenant_context(site):
                     storefront_settings_update(tagline=tagline, accent_color=colour)
+            with tenant_context(site):
+                # Accounts are only created when missing: a changed demo password is kept.
+                if not get_user_model().objects.filter(email=f"member@{slug}.test").exists():
                     member_create(email=f"member@{slug}.test", password=DEMO_PASSWORD_MEMBER)
             rows.append((site, "  " * (site.depth - 1)))
 
