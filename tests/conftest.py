@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from allauth.account.models import EmailAddress
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.db import connection
 from django_tenants.utils import tenant_context
@@ -25,6 +27,8 @@ from shared.sites.services import ProvisionedSite, site_create
 from tenants.members.services import member_create
 
 MEMBER_PASSWORD = "member-pass-123"
+HQ_EMAIL = "staff@hq.test"
+HQ_PASSWORD = "hq-pass-123"
 OWNER_PASSWORD = "owner-pass-123"
 
 # The committed network every test can read: two main sites and a sub-site.
@@ -60,6 +64,10 @@ def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Iterator[N
             ).site
             with tenant_context(site):
                 member_create(email=f"member@{slug}.test", password=MEMBER_PASSWORD)
+        hq_staff = get_user_model().objects.create_user(
+            username=HQ_EMAIL, email=HQ_EMAIL, password=HQ_PASSWORD, is_staff=True
+        )
+        EmailAddress.objects.create(user=hq_staff, email=HQ_EMAIL, primary=True, verified=True)
         app.control.purge()  # the creations queued pool refills; the pool is already full
     yield
 

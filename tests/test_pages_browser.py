@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import MEMBER_PASSWORD
+from tests.conftest import HQ_EMAIL, HQ_PASSWORD, MEMBER_PASSWORD
 
 pytestmark = pytest.mark.browser
 
@@ -69,4 +69,23 @@ def test_language_switch_persists(browser: Any, live_url: str) -> None:
     assert page.locator("html").get_attribute("lang") == "en"
     page.goto(f"http://beta.localhost{live_url}/")
     assert page.locator("html").get_attribute("lang") == "en"
+    context.close()
+
+
+def test_hq_staff_sign_in_and_see_the_site_tree(browser: Any, live_url: str) -> None:
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(f"http://localhost{live_url}/dashboard/")
+    assert "/accounts/login/" in page.url
+    page.fill("input[name=login]", HQ_EMAIL)
+    page.fill("input[name=password]", HQ_PASSWORD)
+    page.locator("form button[type=submit]").last.click()
+    page.wait_for_url(f"http://localhost{live_url}/dashboard/")
+    rows = page.locator("table.table tbody tr").all_inner_texts()
+    assert any("Alpha Cards" in row and "alpha" in row for row in rows)
+    assert any("Kid" in row and "alpha-kid" in row for row in rows)
+    page.screenshot(path=str(SCREENSHOTS / "hq-dashboard.png"), full_page=True)
+    # The HQ session is not a session on any site.
+    page.goto(f"http://alpha.localhost{live_url}/")
+    assert page.get_by_test_id("signed-in-as").count() == 0
     context.close()
