@@ -82,6 +82,9 @@ SHARED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "shared.catalog",
+    "shared.suppliers",
+    "shared.vault",
     "shared.hq",
 ]
 
@@ -89,6 +92,7 @@ TENANT_APPS = [
     *_ACCOUNT_APPS,
     "tenants.storefront",
     "tenants.members",
+    "tenants.pricing",
 ]
 
 INSTALLED_APPS = list(SHARED_APPS) + [a for a in TENANT_APPS if a not in SHARED_APPS]
@@ -236,6 +240,8 @@ USE_TZ = True
 
 # --- Static files -----------------------------------------------------------------------------
 
+MEDIA_URL = "/media/"
+MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "media")))
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
@@ -282,6 +288,22 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
 }
+
+# --- Card-key vault ---------------------------------------------------------------------------
+# AES-256-GCM keys "id:base64,id:base64" (32 bytes each), the id new secrets are encrypted with,
+# and the HMAC key for duplicate detection. Development derives throwaway keys from SECRET_KEY.
+
+VAULT_KEYS = env_str("VAULT_KEYS")
+VAULT_ACTIVE_KEY_ID = env_str("VAULT_ACTIVE_KEY_ID")
+VAULT_FINGERPRINT_KEY = env_str("VAULT_FINGERPRINT_KEY")
+if not (VAULT_KEYS and VAULT_FINGERPRINT_KEY):
+    if DEV_MODE or COLLECTSTATIC_ONLY:
+        from shared.vault.crypto import development_key
+
+        VAULT_KEYS = VAULT_KEYS or f"dev1:{development_key('vault', SECRET_KEY)}"
+        VAULT_FINGERPRINT_KEY = VAULT_FINGERPRINT_KEY or development_key("fp", SECRET_KEY)
+    else:
+        raise ImproperlyConfigured("VAULT_KEYS and VAULT_FINGERPRINT_KEY must be set.")
 
 # --- Payments (used by the payments capability) -----------------------------------------------
 

@@ -46,6 +46,11 @@ class Site(TenantMixin):
     depth = models.PositiveSmallIntegerField(default=1)
     path = ArrayField(models.BigIntegerField(), default=list)
     plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="sites")
+    # The price tier the site buys at: from HQ's tier prices for a main site, from its parent's
+    # wholesale rules for that tier otherwise. Set by HQ or by the parent site.
+    price_tier = models.ForeignKey(
+        "catalog.PriceTier", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     status = models.CharField(
         max_length=16, choices=SiteStatus.choices, default=SiteStatus.ACTIVE, db_index=True
     )

@@ -5,11 +5,18 @@ from __future__ import annotations
 from django.db import models
 
 
+class Theme(models.TextChoices):
+    CLASSIC = "classic", "Classic (list)"
+    SHOWCASE = "showcase", "Showcase (cards)"
+
+
 class StorefrontSettings(models.Model):
     """Branding shown on every storefront page. A site schema holds exactly one row (pk=1)."""
 
     singleton = models.BooleanField(default=True, unique=True, editable=False)
     tagline = models.CharField(max_length=200, blank=True)
+    logo = models.ImageField(upload_to="logos/", blank=True)
+    theme = models.CharField(max_length=16, choices=Theme.choices, default=Theme.CLASSIC)
     accent_color = models.CharField(max_length=7, default="#d9480f")
     announcement = models.TextField(blank=True)
     updated_at = models.DateTimeField(auto_now=True)
