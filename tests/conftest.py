@@ -17,7 +17,6 @@ import pytest
 from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.cache import cache
 from django.db import connection
 from django_tenants.utils import tenant_context
 
@@ -49,7 +48,6 @@ def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Iterator[N
     from kameng.celery import app
 
     with django_db_blocker.unblock():
-        cache.clear()
         app.control.purge()
         provisioning.spare_schemas_refill(target=settings.SPARE_SCHEMA_POOL_SIZE)
         for slug, name, parent_slug in NETWORK:

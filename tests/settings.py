@@ -1,5 +1,7 @@
 """Test settings: the project's settings plus a tenant app whose migrations the tests grow."""
 
+import os
+
 from kameng.settings import *  # noqa: F403
 from kameng.settings import INSTALLED_APPS, TENANT_APPS
 
@@ -10,10 +12,16 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast log
 SPARE_SCHEMA_POOL_SIZE = 8
 ACCOUNT_RATE_LIMITS = False
 
-# Tests use their own Redis databases for the broker and the cache, emptied at session start.
+# Several runs may share one server: each run has its own test database, cache prefix and
+# broker key prefix.
+_RUN = f"run{os.getpid()}"
+DATABASES["default"]["TEST"] = {"NAME": f"test_kameng_{_RUN}"}  # noqa: F405
 _REDIS_BASE = REDIS_URL.rsplit("/", 1)[0]  # noqa: F405
 CELERY_BROKER_URL = f"{_REDIS_BASE}/15"
 CELERY_RESULT_BACKEND = f"{_REDIS_BASE}/15"
+CELERY_BROKER_TRANSPORT_OPTIONS = {"global_keyprefix": f"{_RUN}:"}
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"global_keyprefix": f"{_RUN}:"}
 CACHES["default"]["LOCATION"] = f"{_REDIS_BASE}/14"  # noqa: F405
+CACHES["default"]["KEY_PREFIX"] = _RUN  # noqa: F405
 PLATFORM_DOMAIN = "localhost"
 PUBLIC_URL_PORT = ""

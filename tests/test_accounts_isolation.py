@@ -99,7 +99,6 @@ def test_hq_does_not_offer_signup(client: Client, db: None) -> None:
 
 
 def test_password_reset_token_only_works_on_issuing_site(client: Client, network: Network) -> None:
-    cache.clear()
     mail.outbox.clear()
     client.post(
         "/accounts/password/reset/",
