@@ -93,6 +93,7 @@ TENANT_APPS = [
     "tenants.storefront",
     "tenants.members",
     "tenants.pricing",
+    "tenants.console",
 ]
 
 INSTALLED_APPS = list(SHARED_APPS) + [a for a in TENANT_APPS if a not in SHARED_APPS]

@@ -9,6 +9,7 @@ from shared.hq import views as hq
 urlpatterns = [
     path("", hq.landing, name="hq_landing"),
     path("dashboard/", hq.dashboard, name="hq_dashboard"),
+    path("console/", include("shared.hq.console.urls")),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("i18n/setlang/", set_language, name="set_language"),

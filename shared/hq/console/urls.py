@@ -1,0 +1,7 @@
+"""HQ console (platform domain, /console/)."""
+
+from django.urls import path  # noqa: F401
+
+app_name = "hq_console"
+
+urlpatterns: list = []
