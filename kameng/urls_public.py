@@ -1,6 +1,8 @@
 """URLs of HQ, on the platform domain (public schema)."""
 
 from django.contrib import admin
+from django.conf import settings
+from django.conf.urls.static import static
 from django.urls import include, path
 from django.views.i18n import set_language
 
@@ -16,3 +18,8 @@ urlpatterns = [
     path("healthz", hq.healthz, name="healthz"),
     path("internal/tls-allowed", hq.tls_allowed, name="tls_allowed"),
 ]
+
+# Uploaded images (product pictures, site logos) in development; production serves MEDIA_ROOT
+# from the proxy or object storage.
+if settings.DEBUG or settings.DEV_MODE:
+    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
