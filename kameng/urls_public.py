@@ -1,8 +1,8 @@
 """URLs of HQ, on the platform domain (public schema)."""
 
-from django.contrib import admin
 from django.conf import settings
 from django.conf.urls.static import static
+from django.contrib import admin
 from django.urls import include, path
 from django.views.i18n import set_language
 
