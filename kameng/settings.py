@@ -85,6 +85,7 @@ SHARED_APPS = [
     "shared.catalog",
     "shared.suppliers",
     "shared.vault",
+    "shared.ledger",
     "shared.hq",
 ]
 
