@@ -307,6 +307,11 @@ if not (VAULT_KEYS and VAULT_FINGERPRINT_KEY):
     else:
         raise ImproperlyConfigured("VAULT_KEYS and VAULT_FINGERPRINT_KEY must be set.")
 
+# --- Money ------------------------------------------------------------------------------------
+
+# Days a site's earnings from a sale stay pending before they can be withdrawn.
+SETTLEMENT_CONFIRMATION_DAYS = env_int("SETTLEMENT_CONFIRMATION_DAYS", 7)
+
 # --- Payments (used by the payments capability) -----------------------------------------------
 
 STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY")

@@ -136,3 +136,68 @@ class AccountBalance(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account_id}[{self.bucket}] {self.balance}"
+
+
+class ShareParty(models.TextChoices):
+    SELLER = "seller", "Selling site"
+    ANCESTOR = "ancestor", "Parent site"
+    HQ = "hq", "Head office"
+    SUPPLIER = "supplier", "Supplier"
+    COMMISSION = "commission", "Referral commission"
+    FEE = "fee", "Payment fee"
+
+
+class Settlement(models.Model):
+    """One sale's split between every party, posted as one ledger transaction.
+
+    Site shares stay pending until `confirm_after`, then move to available earnings; refunds
+    claw back every share in proportion, whether pending or available.
+    """
+
+    sale_key = models.CharField(max_length=200, unique=True)
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="settlements")
+    currency = models.CharField(max_length=3)
+    amount_paid = models.DecimalField(max_digits=18, decimal_places=2)
+    refunded = models.DecimalField(max_digits=18, decimal_places=2, default=0)
+    transaction = models.OneToOneField(
+        Transaction, on_delete=models.PROTECT, related_name="settlement"
+    )
+    confirm_after = models.DateTimeField(db_index=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["confirm_after"],
+                condition=Q(confirmed_at__isnull=True),
+                name="settlement_to_confirm_idx",
+            )
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount_paid__gt=0), name="settlement_paid_gt_0"),
+            models.CheckConstraint(
+                condition=Q(refunded__gte=0) & Q(refunded__lte=models.F("amount_paid")),
+                name="settlement_refund_within_paid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Settlement {self.sale_key}"
+
+
+class SettlementShare(models.Model):
+    settlement = models.ForeignKey(Settlement, on_delete=models.PROTECT, related_name="shares")
+    party = models.CharField(max_length=16, choices=ShareParty.choices)
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+")
+    # Positive: what the party is owed (credit); the fee share is the provider's cut.
+    amount = models.DecimalField(max_digits=18, decimal_places=2)
+    clawed_back = models.DecimalField(max_digits=18, decimal_places=2, default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["settlement", "account"], name="one_share_per_account")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.party} {self.amount}"

@@ -1,0 +1,300 @@
+"""Upward settlement of sales, their confirmation, and refunds that claw every share back.
+
+A sale of quantity q on site S whose chain from the root is P1 … Pn = S, where site Pi pays
+its parent (HQ for the root) unit cost c_i, for `paid` (after any coupon or member discount):
+
+    seller S        paid - q·c_S - commissions   (a discount reduces this share first)
+    each ancestor   q·(c_child - c_ancestor)
+    HQ              q·(c_root - supplier cost)
+    supplier        q·supplier cost
+    commissions     paid out of the seller's share, never another site's
+
+The shares sum exactly to `paid`. The payment provider's fee is an HQ expense: the clearing
+account receives paid - fee and the fee is recorded in FEES. Site shares are pending until the
+confirmation period ends (`settlements_confirm_due`); a refund (whole or partial) claws back
+every share in proportion — from pending or available earnings, even into a negative balance.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import ROUND_DOWN, Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from shared.ledger.models import (
+    Account,
+    AccountKind,
+    Settlement,
+    SettlementShare,
+    ShareParty,
+    Transaction,
+)
+from shared.ledger.money import MoneyError, exact, quantum
+from shared.ledger.services import LedgerError, Posting, account_get, transaction_post
+from shared.sites.models import Site
+from shared.suppliers.models import Supplier
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ChainLink:
+    """A site of the selling chain (root first) and the unit cost it pays its parent."""
+
+    site: Site
+    unit_cost: Decimal
+
+
+@dataclass(frozen=True)
+class Share:
+    party: ShareParty
+    amount: Decimal
+    site: Site | None = None
+    supplier: Supplier | None = None
+
+
+def sale_shares(
+    *,
+    amount_paid: Decimal,
+    quantity: int,
+    chain: Sequence[ChainLink],
+    supplier: Supplier,
+    supplier_unit_cost: Decimal,
+    commission: Decimal = Decimal("0"),
+) -> list[Share]:
+    """Every party's share of a sale (pure; sums exactly to amount_paid)."""
+    if quantity < 1:
+        raise LedgerError("The quantity must be at least 1.")
+    if not chain:
+        raise LedgerError("A sale needs the chain of sites that sold it.")
+    if amount_paid <= 0:
+        raise LedgerError("The amount paid must be greater than zero.")
+    if commission < 0:
+        raise LedgerError("Commission cannot be negative.")
+    seller = chain[-1]
+    shares = [
+        Share(
+            ShareParty.SELLER,
+            amount_paid - quantity * seller.unit_cost - commission,
+            site=seller.site,
+        )
+    ]
+    for ancestor, child in itertools.pairwise(chain):
+        shares.append(
+            Share(
+                ShareParty.ANCESTOR,
+                quantity * (child.unit_cost - ancestor.unit_cost),
+                site=ancestor.site,
+            )
+        )
+    shares.append(Share(ShareParty.HQ, quantity * (chain[0].unit_cost - supplier_unit_cost)))
+    shares.append(Share(ShareParty.SUPPLIER, quantity * supplier_unit_cost, supplier=supplier))
+    if commission:
+        shares.append(Share(ShareParty.COMMISSION, commission, site=seller.site))
+    assert sum((s.amount for s in shares), start=Decimal(0)) == amount_paid
+    return shares
+
+
+def _share_account(share: Share, currency: str) -> Account:
+    kind = {
+        ShareParty.SELLER: AccountKind.SITE_PENDING,
+        ShareParty.ANCESTOR: AccountKind.SITE_PENDING,
+        ShareParty.HQ: AccountKind.HQ_REVENUE,
+        ShareParty.SUPPLIER: AccountKind.SUPPLIER_PAYABLE,
+        ShareParty.COMMISSION: AccountKind.SITE_COMMISSIONS,
+    }[share.party]
+    return account_get(kind=kind, currency=currency, site=share.site, supplier=share.supplier)
+
+
+def settle_sale(
+    *,
+    sale_key: str,
+    site: Site,
+    currency: str,
+    amount_paid: Decimal,
+    quantity: int,
+    chain: Sequence[ChainLink],
+    supplier: Supplier,
+    supplier_unit_cost: Decimal,
+    paid_from: Account,
+    fee: Decimal = Decimal("0"),
+    commission: Decimal = Decimal("0"),
+    confirm_after: datetime | None = None,
+) -> Settlement:
+    """Record a paid sale once: every share, in one balanced transaction (idempotent on
+    `sale_key`). `paid_from` is the payment clearing account, or the site's wallet mirror for a
+    wallet payment."""
+    if chain[-1].site.pk != site.pk:
+        raise LedgerError("The chain must end at the selling site.")
+    try:
+        amounts = [exact(v, currency) for v in (amount_paid, fee, commission, supplier_unit_cost)]
+        chain = [ChainLink(link.site, exact(link.unit_cost, currency)) for link in chain]
+    except MoneyError as exc:
+        raise LedgerError(str(exc)) from exc
+    amount_paid, fee, commission, supplier_unit_cost = amounts
+    if paid_from.currency != currency:
+        raise LedgerError("The payment account is in another currency.")
+    if fee < 0 or fee > amount_paid:
+        raise LedgerError("The fee must be between zero and the amount paid.")
+    shares = sale_shares(
+        amount_paid=amount_paid,
+        quantity=quantity,
+        chain=chain,
+        supplier=supplier,
+        supplier_unit_cost=supplier_unit_cost,
+        commission=commission,
+    )
+    with transaction.atomic():
+        existing = Settlement.objects.filter(sale_key=sale_key).first()
+        if existing is not None:
+            return existing
+        share_accounts = [(share, _share_account(share, currency)) for share in shares]
+        postings = [Posting(paid_from, amount_paid - fee)]
+        if fee:
+            postings.append(Posting(account_get(kind=AccountKind.FEES, currency=currency), fee))
+        postings += [Posting(account, -share.amount) for share, account in share_accounts]
+        txn, _ = transaction_post(
+            idempotency_key=f"sale:{sale_key}", kind="sale", postings=postings, site=site
+        )
+        days = settings.SETTLEMENT_CONFIRMATION_DAYS
+        settlement = Settlement.objects.create(
+            sale_key=sale_key,
+            site=site,
+            currency=currency,
+            amount_paid=amount_paid,
+            transaction=txn,
+            confirm_after=confirm_after or timezone.now() + timedelta(days=days),
+        )
+        SettlementShare.objects.bulk_create(
+            SettlementShare(settlement=settlement, party=s.party, account=a, amount=s.amount)
+            for s, a in _merge_shares(share_accounts)
+        )
+    logger.info("ledger.sale_settled", extra={"sale": sale_key, "site": site.slug})
+    return settlement
+
+
+def _merge_shares(pairs: list[tuple[Share, Account]]) -> list[tuple[Share, Account]]:
+    """One share row per account (a site appearing twice in a chain cannot happen, but a zero
+    share is still recorded so a refund knows every party)."""
+    merged: dict[int, tuple[Share, Account]] = {}
+    for share, account in pairs:
+        if account.pk in merged:
+            prev, _ = merged[account.pk]
+            share = Share(prev.party, prev.amount + share.amount, prev.site, prev.supplier)
+        merged[account.pk] = (share, account)
+    return list(merged.values())
+
+
+def allocate(total: Decimal, weights: Sequence[Decimal], currency: str) -> list[Decimal]:
+    """Split `total` in proportion to `weights`, in minor units, summing exactly to `total`
+    (largest remainder; works for negative weights such as a coupon-funded seller share)."""
+    step = quantum(currency)
+    base = sum(weights, start=Decimal(0))
+    if base == 0:
+        return [Decimal(0) * step for _ in weights]
+    raw = [total * w / base for w in weights]
+    floors = [r.quantize(step, rounding=ROUND_DOWN) for r in raw]
+    remainder = int((total - sum(floors, start=Decimal(0))) / step)
+    order = sorted(range(len(raw)), key=lambda i: raw[i] - floors[i], reverse=remainder > 0)
+    for i in order[: abs(remainder)]:
+        floors[i] += step if remainder > 0 else -step
+    return floors
+
+
+def settlement_refund(
+    *, settlement: Settlement, amount: Decimal, refund_key: str, pay_to: Account
+) -> None:
+    """Refund `amount` of a sale: every share gives back its proportion (exactly `amount` in
+    total), from pending or — once confirmed — available earnings. Idempotent on refund_key."""
+    try:
+        amount = exact(amount, settlement.currency)
+    except MoneyError as exc:
+        raise LedgerError(str(exc)) from exc
+    if amount <= 0:
+        raise LedgerError("A refund must be greater than zero.")
+    with transaction.atomic():
+        locked = Settlement.objects.select_for_update().get(pk=settlement.pk)
+        if Transaction.objects.filter(idempotency_key=f"refund:{refund_key}").exists():
+            return
+        remaining_paid = locked.amount_paid - locked.refunded
+        if amount > remaining_paid:
+            raise LedgerError(
+                f"The refund exceeds what is left to refund ({remaining_paid} {locked.currency})."
+            )
+        shares = list(locked.shares.select_related("account").order_by("pk"))
+        outstanding = [s.amount - s.clawed_back for s in shares]
+        if amount == remaining_paid:
+            clawbacks = outstanding
+        else:
+            clawbacks = allocate(amount, outstanding, locked.currency)
+        postings = [Posting(pay_to, -amount)]
+        for share, clawback in zip(shares, clawbacks, strict=True):
+            if clawback:
+                postings.append(Posting(_refund_account(share, locked), clawback))
+        transaction_post(
+            idempotency_key=f"refund:{refund_key}",
+            kind="refund",
+            postings=postings,
+            site=locked.site,
+        )
+        for share, clawback in zip(shares, clawbacks, strict=True):
+            if clawback:
+                share.clawed_back += clawback
+                share.save(update_fields=["clawed_back"])
+        locked.refunded += amount
+        locked.save(update_fields=["refunded"])
+    logger.info("ledger.sale_refunded", extra={"sale": settlement.sale_key, "refund": refund_key})
+
+
+def _refund_account(share: SettlementShare, settlement: Settlement) -> Account:
+    account = share.account
+    if account.kind == AccountKind.SITE_PENDING and settlement.confirmed_at is not None:
+        return account_get(
+            kind=AccountKind.SITE_AVAILABLE, currency=account.currency, site=account.site
+        )
+    return account
+
+
+def settlement_confirm(*, settlement: Settlement) -> bool:
+    """Move a sale's site shares (net of refunds) from pending to available. Idempotent."""
+    with transaction.atomic():
+        locked = Settlement.objects.select_for_update().get(pk=settlement.pk)
+        if locked.confirmed_at is not None:
+            return False
+        postings: list[Posting] = []
+        for share in locked.shares.select_related("account"):
+            net = share.amount - share.clawed_back
+            if share.account.kind != AccountKind.SITE_PENDING or net == 0:
+                continue
+            available = account_get(
+                kind=AccountKind.SITE_AVAILABLE,
+                currency=share.account.currency,
+                site=share.account.site,
+            )
+            postings += [Posting(share.account, net), Posting(available, -net)]
+        if postings:
+            transaction_post(
+                idempotency_key=f"confirm:{locked.sale_key}",
+                kind="confirm",
+                postings=postings,
+                site=locked.site,
+            )
+        locked.confirmed_at = timezone.now()
+        locked.save(update_fields=["confirmed_at"])
+    return True
+
+
+def settlements_confirm_due(*, now: datetime | None = None, limit: int = 1000) -> int:
+    """Confirm settlements whose confirmation period has ended (a beat task calls this)."""
+    now = now or timezone.now()
+    due = Settlement.objects.filter(confirmed_at__isnull=True, confirm_after__lte=now).order_by(
+        "confirm_after"
+    )[:limit]
+    return sum(settlement_confirm(settlement=s) for s in due)
