@@ -26,6 +26,16 @@ app.conf.beat_schedule = {
         "task": "shared.sites.tasks.spare_schemas_refill",
         "schedule": 60.0,
     },
+    # Platform-wide: give expired card-key reservations back to stock.
+    "card-keys-release-expired": {
+        "task": "shared.vault.tasks.card_keys_release_expired",
+        "schedule": 60.0,
+    },
+    # Platform-wide: earnings past their confirmation period become available.
+    "settlements-confirm": {
+        "task": "shared.ledger.tasks.settlements_confirm",
+        "schedule": crontab(minute="*/10"),
+    },
     # Per site: each site's own housekeeping runs in its schema.
     "site-housekeeping": {
         "task": "tenants.storefront.tasks.site_housekeeping",
