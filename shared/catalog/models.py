@@ -6,6 +6,7 @@ schema (`tenants.pricing`).
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
 from django.contrib.postgres.fields import ArrayField
@@ -74,7 +75,7 @@ class Product(models.Model):
     def __str__(self) -> str:
         return self.name
 
-    def is_on_sale(self, at: timezone.datetime | None = None) -> bool:
+    def is_on_sale(self, at: datetime | None = None) -> bool:
         at = at or timezone.now()
         return (
             self.status == ListingStatus.LISTED
