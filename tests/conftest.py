@@ -8,6 +8,7 @@ site claims a spare schema by renaming it, and the rollback puts the spare back.
 from __future__ import annotations
 
 import itertools
+import os
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -24,6 +25,10 @@ from shared.sites import provisioning
 from shared.sites.models import Site
 from shared.sites.services import ProvisionedSite, site_create
 from tenants.members.services import member_create
+
+# Playwright's sync API runs an event loop in the test thread, which makes Django treat every
+# later database call in that thread as coming from async code. The tests are synchronous.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 MEMBER_PASSWORD = "member-pass-123"
 HQ_EMAIL = "staff@hq.test"

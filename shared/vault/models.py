@@ -1,4 +1,4 @@
-"""The card-key vault (public schema): encrypted keys, import batches, sales and reveals.
+"""The card-key vault (public schema): encrypted keys, import batches, sales, reveals, exports.
 
 A key's secret is stored only as AES-256-GCM ciphertext with the id of the key that encrypted
 it (`shared.vault.crypto`); `fingerprint` is a keyed hash used to find duplicates without
@@ -118,6 +118,9 @@ class CardKeySale(models.Model):
             ),
             models.UniqueConstraint(fields=["card_key", "order_ref"], name="key_sale_per_order"),
         ]
+        # The buyer's delivery path reads an order's keys by order_ref (reusable keys carry no
+        # order_ref on CardKey, so the sale row is the only link).
+        indexes = [models.Index(fields=["order_ref"], name="card_key_sale_order_idx")]
 
     def __str__(self) -> str:
         return f"Sale of key {self.card_key_id} to {self.order_ref}"
@@ -156,3 +159,20 @@ class KeyReveal(models.Model):
 
     def __str__(self) -> str:
         return f"Reveal of key {self.card_key_id} by {self.actor}"
+
+
+class KeyExport(models.Model):
+    """Audit trail: every export of a SKU's unsold keys in clear (one row per export)."""
+
+    sku = models.ForeignKey(Sku, on_delete=models.PROTECT, related_name="key_exports")
+    actor = models.CharField(max_length=254)
+    statuses = models.JSONField(default=list)
+    key_count = models.PositiveIntegerField()
+    schema_name = models.CharField(max_length=63)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Export of {self.key_count} keys of SKU {self.sku_id} by {self.actor}"

@@ -1,6 +1,9 @@
 """A site's prices (site schema): wholesale rules for its child sites, retail rules for its
 buyers, member levels, quantity tiers, and how it presents catalogue products.
 
+`PricingState` holds the token that versions this schema's cached rule sets (see
+`tenants.pricing.selectors`); `MemberLevelAssignment` puts a member on a level.
+
 References to the public catalogue (SKUs, categories, tiers) carry no database constraint:
 the public rows are shared by every schema and are never deleted while referenced (PROTECT and
 deactivation instead), and a constraint per site schema would make each public delete touch
@@ -9,8 +12,10 @@ every schema.
 
 from __future__ import annotations
 
+import uuid
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
@@ -73,6 +78,10 @@ class PriceRule(models.Model):
             models.CheckConstraint(
                 condition=Q(kind="wholesale") | Q(tier__isnull=True),
                 name="price_rule_tier_only_wholesale",
+            ),
+            models.CheckConstraint(
+                condition=Q(markup_kind="fixed") | Q(markup_value__lte=Decimal("1000")),
+                name="price_rule_percent_lte_1000",
             ),
             models.UniqueConstraint(
                 fields=["kind", "tier", "sku", "category"],
@@ -145,6 +154,11 @@ class QuantityTier(models.Model):
                 condition=Q(sku__isnull=True) | Q(category__isnull=True),
                 name="quantity_tier_one_scope",
             ),
+            models.UniqueConstraint(
+                fields=["sku", "category", "min_quantity"],
+                nulls_distinct=False,
+                name="quantity_tier_unique_scope",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -163,3 +177,35 @@ class ProductOverride(models.Model):
 
     def __str__(self) -> str:
         return f"Override of product {self.product_id}"
+
+
+class MemberLevelAssignment(models.Model):
+    """The level a member of this site is on; a member without one is on the default level."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    level = models.ForeignKey(MemberLevel, on_delete=models.CASCADE, related_name="assignments")
+    assigned_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.user_id} on {self.level_id}"
+
+
+class PricingState(models.Model):
+    """One row: a token replaced by every pricing service in the same transaction as its change.
+
+    Rule sets are cached under (site id, token). A token is a fresh UUID, never reused, so an
+    entry can never describe other rules than the ones it was read with, and a rolled-back change
+    leaves the previous token, whose entry still holds the rules that are in force.
+    """
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    version = models.UUIDField(default=uuid.uuid4)
+    changed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(id=1), name="pricing_state_singleton")]
+
+    def __str__(self) -> str:
+        return f"pricing state {self.version}"

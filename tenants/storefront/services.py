@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+
+from django.core.files.uploadedfile import UploadedFile
+from django.db import connection, transaction
+
 from tenants.storefront.models import StorefrontSettings
+
+logger = logging.getLogger(__name__)
 
 
 def storefront_settings_ensure() -> StorefrontSettings:
@@ -10,16 +17,41 @@ def storefront_settings_ensure() -> StorefrontSettings:
     return settings_row
 
 
+@transaction.atomic
 def storefront_settings_update(
-    *, tagline: str | None = None, accent_color: str | None = None, announcement: str | None = None
+    *,
+    tagline: str | None = None,
+    accent_color: str | None = None,
+    announcement: str | None = None,
+    theme: str | None = None,
+    logo: UploadedFile | None = None,
+    remove_logo: bool = False,
+    actor_id: int | None = None,
 ) -> StorefrontSettings:
-    row = storefront_settings_ensure()
+    """Change the site's branding; only the arguments given change. A new logo replaces the
+    old file, which is deleted once the change has committed."""
+    row = StorefrontSettings.objects.select_for_update().filter(singleton=True).first()
+    row = row or storefront_settings_ensure()
+    old_logo = row.logo.name if row.logo else ""
     if tagline is not None:
-        row.tagline = tagline
+        row.tagline = tagline.strip()
     if accent_color is not None:
-        row.accent_color = accent_color
+        row.accent_color = accent_color.lower()
     if announcement is not None:
-        row.announcement = announcement
-    row.full_clean()
+        row.announcement = announcement.strip()
+    if theme is not None:
+        row.theme = theme
+    if remove_logo:
+        row.logo = ""
+    row.full_clean(exclude=["logo"])  # validate before a file is written
+    if logo is not None:
+        row.logo.save(logo.name or "logo", logo, save=False)
     row.save()
+    if old_logo and old_logo != (row.logo.name if row.logo else ""):
+        storage = row.logo.storage
+        transaction.on_commit(lambda: storage.delete(old_logo))
+    logger.info(
+        "storefront.settings_updated",
+        extra={"schema": connection.schema_name, "actor_id": actor_id},  # type: ignore[attr-defined]
+    )
     return row

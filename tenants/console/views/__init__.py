@@ -1,0 +1,1 @@
+"""Pages of the site console, one module per concern."""

@@ -1,0 +1,507 @@
+"""Reads of prices and of how a site presents the catalogue.
+
+The semantics are in `tenants.pricing.engine`; this module loads the facts for it in a fixed
+number of queries whatever the number of SKUs or the depth of the tree:
+
+1. the site and its ancestors, with their tiers (one query on the public `Site` table);
+2. every price tier (one small query);
+3. the pricing token of every schema in the chain (one `UNION ALL` across those schemas);
+4. each schema's rule set, by (site id, token): from this process's memory, else from Django's
+   cache, else read for all the missing schemas in one `UNION ALL` (and cached in both);
+5. HQ's tier prices, currencies and categories of the SKUs (with a member level's fixed prices,
+   joined from the site's schema), then the chains of those few categories up the tree.
+
+Every schema is named explicitly (schema-qualified SQL, names quoted by `quote_schema_name`), so
+these reads work from any schema (a storefront request, a Celery task, HQ) without switching the
+connection's search path.
+
+Why the cache is keyed by a token: a pricing service replaces the schema's token in the same
+transaction as its change, and a token is a fresh UUID, so an entry is never stale: a changed
+site gets a new key, and a rolled-back change restores the old token, whose entry still holds
+the rules in force. The token is read from the database on every call (step 3); that one small
+query is the price of never serving rules a site has changed. Django's cache keys are also
+prefixed with the *current* schema (`django_tenants.cache.make_key`), so a site caches its own
+chain's rule sets and never reads another site's entries. Measured with five schemas of ~45
+rules, reading the rule sets from Redis (round trip + unpickling) costs about as much as reading
+them from PostgreSQL, so each process keeps the sets it has read in memory too (same keys).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.cache import cache
+from django.db import connection
+from django.utils import timezone
+from django_tenants.utils import quote_schema_name
+
+from shared.catalog.models import Category, ListingStatus, PriceTier, Product, Sku
+from shared.sites.models import Site
+from tenants.pricing.engine import (
+    ChainSite,
+    ExplanationStep,
+    MemberTerms,
+    Names,
+    PriceChain,
+    QuantityBreak,
+    QuantitySchedule,
+    Rule,
+    RuleBook,
+    SiteRules,
+    SkuFacts,
+    SkuPrice,
+    Tier,
+)
+from tenants.pricing.models import MemberLevel, MemberLevelAssignment, RuleKind
+
+DEFAULT_TIER_CODE = "standard"
+# Entries cannot go stale through the services; the timeout bounds a write made without them.
+RULES_CACHE_TIMEOUT = 3600
+LOCAL_RULES_CACHE_SIZE = 2048  # rule sets (one per site of a chain) kept in each process
+# The "v2" names the shape of the cached objects: change it when engine.SiteRules changes.
+_RULES_CACHE_KEY = "pricing:rules:v2:{site_id}:{token}"
+
+__all__ = [
+    "ExplanationStep",
+    "ProductDisplay",
+    "SkuNotPriced",
+    "SkuPrice",
+    "cost_price_for",
+    "local_rules_cache_clear",
+    "member_level_for",
+    "price_explanation",
+    "prices_for",
+    "product_display",
+    "visible_products",
+    "wholesale_price_for",
+]
+
+
+class SkuNotPriced(LookupError):
+    """HQ has no price for the SKU in the tier the site's chain buys at: it cannot be sold."""
+
+
+# --- Prices --------------------------------------------------------------------------------
+
+
+def prices_for(
+    *,
+    site: Site,
+    skus: Iterable[Sku | int],
+    member_level: MemberLevel | None = None,
+    quantity: int = 1,
+) -> dict[int, SkuPrice]:
+    """Cost, retail and this buyer's unit price on `site` for each SKU, keyed by SKU id.
+
+    `member_level` is a level of `site` (see `member_level_for`); None prices for a guest.
+    `quantity` is the number of units in the order line (it picks the quantity tier). A SKU HQ
+    has no price for in the chain's root tier is left out: it cannot be sold on this site.
+    """
+    sku_ids = _sku_ids(skus)
+    if not sku_ids:
+        return {}
+    chain = _price_chain(site)
+    skus_found = _sku_facts(chain, sku_ids, site=site, level=member_level)
+    member = _member_terms(member_level, skus_found)
+    return {
+        sku_id: chain.quote(fact, member=member, quantity=quantity)
+        for sku_id, fact in skus_found.facts.items()
+    }
+
+
+def cost_price_for(*, site: Site, sku: Sku | int) -> Decimal:
+    """What `site` pays its parent (HQ for a main site) for one unit of `sku`."""
+    chain = _price_chain(site)
+    return chain.cost(_one_sku(chain, sku, site=site))
+
+
+def wholesale_price_for(*, site: Site, child_tier: PriceTier | None, sku: Sku | int) -> Decimal:
+    """What `site` charges a child site buying at `child_tier` (None: the default tier)."""
+    tiers = _tiers()
+    chain = _price_chain(site, tiers)
+    tier = _tier_of(child_tier.pk if child_tier is not None else None, tiers)
+    return chain.wholesale(_one_sku(chain, sku, site=site), tier)
+
+
+def price_explanation(
+    *,
+    site: Site,
+    sku: Sku | int,
+    member_level: MemberLevel | None = None,
+    quantity: int = 1,
+) -> list[ExplanationStep]:
+    """How `site` arrives at this buyer's unit price, step by step: HQ's tier price, each
+    ancestor's wholesale markup, the site's retail markup, the member level, the quantity tier,
+    and the clamp at cost if it applied. The last step's amount is the price."""
+    tiers = _tiers()
+    chain = _price_chain(site, tiers)
+    skus_found = _sku_facts(chain, [_sku_id(sku)], site=site, level=member_level)
+    fact = _only(chain, skus_found.facts, sku)
+    tier_names = {tier.id: tier.name for tier in tiers.values()}
+    chain = replace(chain, names=Names(categories=skus_found.category_names, tiers=tier_names))
+    member = _member_terms(member_level, skus_found)
+    steps: list[ExplanationStep] = []
+    chain.quote(fact, member=member, quantity=quantity, steps=steps)
+    return steps
+
+
+# --- Member levels -------------------------------------------------------------------------
+
+
+def member_level_for(user: AbstractBaseUser | AnonymousUser | None) -> MemberLevel | None:
+    """The member level of a member of the current site: their assigned level, else the site's
+    default level (None if the site has none). Guests (anonymous) have no level."""
+    if user is None or not user.is_authenticated:
+        return None
+    assignment = (
+        MemberLevelAssignment.objects.select_related("level").filter(user_id=user.pk).first()
+    )
+    if assignment is not None:
+        return assignment.level
+    return MemberLevel.objects.filter(is_default=True).first()
+
+
+# --- Products ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProductDisplay:
+    """A catalogue product as this site shows it."""
+
+    product: Product
+    name: str
+    description: str
+
+
+def visible_products(*, site: Site, category: Category | None = None) -> list[ProductDisplay]:
+    """Listed products on sale now that `site` has not hidden, with its names and descriptions,
+    in catalogue order; only those directly in `category` when given."""
+    now = timezone.now()
+    products = (
+        Product.objects.filter(status=ListingStatus.LISTED)
+        .exclude(list_at__gt=now)
+        .exclude(delist_at__lte=now)
+    )
+    if category is not None:
+        products = products.filter(category=category)
+    listed = list(products)
+    overrides = _overrides(site, [p.pk for p in listed])
+    return [
+        display
+        for product in listed
+        if (display := _display(product, overrides.get(product.pk))) is not None
+    ]
+
+
+def product_display(*, site: Site, product: Product) -> ProductDisplay | None:
+    """How `site` shows `product`, or None if the site hides it."""
+    return _display(product, _overrides(site, [product.pk]).get(product.pk))
+
+
+def _display(product: Product, override: tuple[bool, str, str] | None) -> ProductDisplay | None:
+    if override is None:
+        return ProductDisplay(product, product.name, product.description)
+    hidden, name, description = override
+    if hidden:
+        return None
+    return ProductDisplay(product, name or product.name, description or product.description)
+
+
+def _overrides(site: Site, product_ids: list[int]) -> dict[int, tuple[bool, str, str]]:
+    if not product_ids:
+        return {}
+    table = f"{quote_schema_name(site.schema_name)}.pricing_productoverride"
+    rows = _fetch(
+        f"SELECT product_id, hidden, display_name, description FROM {table} "  # noqa: S608
+        "WHERE product_id = ANY(%s::bigint[])",
+        [_id_array(product_ids)],
+    )
+    return {row[0]: (row[1], row[2], row[3]) for row in rows}
+
+
+# --- Loading the chain ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _ChainRow:
+    site_id: int
+    slug: str
+    schema_name: str
+    price_tier_id: int | None
+
+
+def _price_chain(site: Site, tiers: dict[int, Tier] | None = None) -> PriceChain:
+    rows = _chain_rows(site)
+    tiers = tiers if tiers is not None else _tiers()
+    rules = _site_rules(rows)
+    return PriceChain(
+        sites=tuple(
+            ChainSite(
+                site_id=row.site_id,
+                slug=row.slug,
+                tier=_tier_of(row.price_tier_id, tiers),
+                rules=rules[row.site_id],
+            )
+            for row in rows
+        )
+    )
+
+
+def _chain_rows(site: Site) -> list[_ChainRow]:
+    """The site and its ancestors, root first, read fresh (the instance may be partly loaded)."""
+    rows = _fetch(
+        "SELECT s.id, s.slug, s.schema_name, s.price_tier_id FROM sites_site s "
+        "JOIN sites_site me ON s.id = ANY(me.path) WHERE me.id = %s ORDER BY s.depth",
+        [site.pk],
+    )
+    chain = [_ChainRow(*row) for row in rows]
+    if not chain or chain[-1].site_id != site.pk:
+        raise Site.DoesNotExist(f"Site {site.pk} has no chain of sites.")
+    return chain
+
+
+def _tiers() -> dict[int, Tier]:
+    """Every tier by id, the default one ("standard", else the lowest rank) first."""
+    tiers = list(PriceTier.objects.order_by("rank", "code").values_list("id", "code", "name"))
+    tiers.sort(key=lambda t: t[1] != DEFAULT_TIER_CODE)  # stable: keeps rank order otherwise
+    return {t[0]: Tier(*t) for t in tiers}
+
+
+def _tier_of(tier_id: int | None, tiers: dict[int, Tier]) -> Tier:
+    if tier_id is not None and tier_id in tiers:
+        return tiers[tier_id]
+    if not tiers:
+        raise SkuNotPriced("HQ has no price tiers yet.")
+    return next(iter(tiers.values()))
+
+
+def _site_rules(rows: Sequence[_ChainRow]) -> dict[int, SiteRules]:
+    """Each chain site's rule set: from this process, else Django's cache, else the schemas."""
+    tokens = _tokens(rows)
+    keys = {
+        row.site_id: _RULES_CACHE_KEY.format(site_id=row.site_id, token=tokens[row.site_id])
+        for row in rows
+    }
+    found = _local_rules.get_many(keys)
+    if len(found) < len(keys):
+        shared: dict[str, Any] = cache.get_many([k for i, k in keys.items() if i not in found])
+        from_shared = {i: shared[k] for i, k in keys.items() if k in shared}
+        missing = [r for r in rows if r.site_id not in found and r.site_id not in from_shared]
+        loaded = _load_rules(missing) if missing else {}
+        if loaded:
+            cache.set_many({keys[i]: rules for i, rules in loaded.items()}, RULES_CACHE_TIMEOUT)
+        _local_rules.put({keys[i]: rules for i, rules in (from_shared | loaded).items()})
+        found |= from_shared | loaded
+    return found
+
+
+class _LocalRules:
+    """Rule sets this process has read, by cache key (site id and token), least recently used
+    first out. An entry can only be stale if a rule was written without a service; `timeout`
+    bounds that case as it does for Django's cache."""
+
+    def __init__(self, size: int, timeout: float) -> None:
+        self.size, self.timeout = size, timeout
+        self._entries: OrderedDict[str, tuple[float, SiteRules]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get_many(self, keys: dict[int, str]) -> dict[int, SiteRules]:
+        now, found = time.monotonic(), {}
+        with self._lock:
+            for site_id, key in keys.items():
+                entry = self._entries.get(key)
+                if entry is not None and entry[0] > now:
+                    self._entries.move_to_end(key)
+                    found[site_id] = entry[1]
+        return found
+
+    def put(self, rules: dict[str, SiteRules]) -> None:
+        expires = time.monotonic() + self.timeout
+        with self._lock:
+            for key, site_rules in rules.items():
+                self._entries[key] = (expires, site_rules)
+                self._entries.move_to_end(key)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+_local_rules = _LocalRules(size=LOCAL_RULES_CACHE_SIZE, timeout=RULES_CACHE_TIMEOUT)
+
+
+def local_rules_cache_clear() -> None:
+    """Forget the rule sets this process holds (tests and benchmarks measuring a cold start)."""
+    _local_rules.clear()
+
+
+def _tokens(rows: Sequence[_ChainRow]) -> dict[int, str]:
+    """Each schema's pricing token (the state row's version), in one statement."""
+    parts = [
+        f"SELECT %s, (SELECT version::text FROM {quote_schema_name(row.schema_name)}"  # noqa: S608
+        ".pricing_pricingstate WHERE id = 1)"
+        for row in rows
+    ]
+    result = _fetch(" UNION ALL ".join(parts), [row.site_id for row in rows])
+    return {site_id: token or "none" for site_id, token in result}
+
+
+def _load_rules(rows: Sequence[_ChainRow]) -> dict[int, SiteRules]:
+    """The rule sets of several schemas, in one statement."""
+    parts: list[str] = []
+    params: list[int] = []
+    for row in rows:
+        schema = quote_schema_name(row.schema_name)
+        parts.append(
+            "SELECT %s, kind, tier_id, sku_id, category_id, markup_kind, markup_value, "  # noqa: S608
+            f"rounding, NULL::integer FROM {schema}.pricing_pricerule"
+        )
+        parts.append(
+            "SELECT %s, 'quantity', NULL, sku_id, category_id, NULL, discount_percent, NULL, "  # noqa: S608
+            f"min_quantity FROM {schema}.pricing_quantitytier"
+        )
+        params += [row.site_id, row.site_id]
+    by_site: dict[int, dict[str, list[Any]]] = {
+        row.site_id: {"wholesale": [], "retail": [], "quantity": []} for row in rows
+    }
+    for (
+        site_id,
+        kind,
+        tier_id,
+        sku_id,
+        category_id,
+        markup_kind,
+        value,
+        rounding,
+        min_qty,
+    ) in _fetch(" UNION ALL ".join(parts), params):
+        if kind == "quantity":
+            by_site[site_id][kind].append(QuantityBreak(min_qty, value, sku_id, category_id))
+        else:
+            rule = Rule(markup_kind, value, rounding, tier_id, sku_id, category_id)
+            by_site[site_id][kind].append(rule)
+    return {
+        site_id: SiteRules(
+            wholesale=RuleBook.of(found[RuleKind.WHOLESALE]),
+            retail=RuleBook.of(found[RuleKind.RETAIL]),
+            quantity=QuantitySchedule.of(found["quantity"]),
+        )
+        for site_id, found in by_site.items()
+    }
+
+
+# --- Loading SKUs and members --------------------------------------------------------------
+
+# HQ's price in the root's tier, the currency and the product's category, for every SKU at
+# once; then the chains of the few categories involved (nearest first). Catalogue tables are in
+# the public schema. Ids travel as one array literal: cheaper to send than a list of 500 values.
+_SKU_FACTS_SQL = """
+SELECT s.id, s.code, s.currency, tp.price, p.category_id, {level_price}
+FROM catalog_sku s
+JOIN catalog_product p ON p.id = s.product_id
+JOIN catalog_tierprice tp ON tp.sku_id = s.id AND tp.tier_id = %s
+{level_join}
+WHERE s.id = ANY(%s::bigint[])
+"""
+# With a member level, its fixed prices come in the same statement from the site's schema.
+_LEVEL_JOIN = "LEFT JOIN {schema}.pricing_memberlevelprice m ON m.sku_id = s.id AND m.level_id = %s"
+_CATEGORY_CHAINS_SQL = """
+WITH RECURSIVE up (start, id, parent_id, name, lvl) AS (
+    SELECT id, id, parent_id, name, 0 FROM catalog_category WHERE id = ANY(%s::bigint[])
+    UNION ALL
+    SELECT up.start, c.id, c.parent_id, c.name, up.lvl + 1
+    FROM catalog_category c JOIN up ON c.id = up.parent_id
+    WHERE up.lvl < 64
+)
+SELECT start, id, name FROM up ORDER BY start, lvl
+"""
+
+
+@dataclass(frozen=True)
+class _Skus:
+    facts: dict[int, SkuFacts]  # the SKUs HQ prices in the chain's root tier, in the order asked
+    category_names: dict[int, str]
+    level_prices: dict[int, Decimal]  # the member level's fixed prices, when a level was given
+
+
+def _sku_facts(
+    chain: PriceChain, sku_ids: list[int], *, site: Site, level: MemberLevel | None = None
+) -> _Skus:
+    params: list[Any] = [chain.sites[0].tier.id]
+    if level is None:
+        sql = _SKU_FACTS_SQL.format(level_price="NULL::numeric", level_join="")
+    else:
+        join = _LEVEL_JOIN.format(schema=quote_schema_name(site.schema_name))
+        sql = _SKU_FACTS_SQL.format(level_price="m.price", level_join=join)
+        params.append(level.pk)
+    rows = _fetch(sql, [*params, _id_array(sku_ids)])
+    chains: dict[int, list[int]] = {}
+    names: dict[int, str] = {}
+    category_ids = {row[4] for row in rows}
+    if category_ids:
+        for start, category_id, name in _fetch(_CATEGORY_CHAINS_SQL, [_id_array(category_ids)]):
+            chains.setdefault(start, []).append(category_id)
+            names[category_id] = name
+    by_id = {
+        sku_id: SkuFacts(sku_id, code, currency, price, tuple(chains.get(category_id, ())))
+        for sku_id, code, currency, price, category_id, _ in rows
+    }
+    return _Skus(
+        facts={i: by_id[i] for i in sku_ids if i in by_id},
+        category_names=names,
+        level_prices={row[0]: row[5] for row in rows if row[5] is not None},
+    )
+
+
+def _id_array(ids: Iterable[int]) -> str:
+    """A PostgreSQL array literal of ids, e.g. "{1,2,3}"."""
+    return "{" + ",".join(str(int(i)) for i in ids) + "}"
+
+
+def _one_sku(chain: PriceChain, sku: Sku | int, *, site: Site) -> SkuFacts:
+    return _only(chain, _sku_facts(chain, [_sku_id(sku)], site=site).facts, sku)
+
+
+def _only(chain: PriceChain, facts: dict[int, SkuFacts], sku: Sku | int) -> SkuFacts:
+    sku_id = _sku_id(sku)
+    if sku_id not in facts:
+        tier = chain.sites[0].tier
+        raise SkuNotPriced(f"HQ has no price for SKU {sku_id} in tier {tier.code}.")
+    return facts[sku_id]
+
+
+def _member_terms(level: MemberLevel | None, skus: _Skus) -> MemberTerms | None:
+    if level is None:
+        return None
+    return MemberTerms(
+        level_id=level.pk,
+        name=level.name,
+        discount_percent=level.discount_percent,
+        fixed_prices=skus.level_prices,
+    )
+
+
+def _sku_id(sku: Sku | int) -> int:
+    return sku if isinstance(sku, int) else sku.pk
+
+
+def _sku_ids(skus: Iterable[Sku | int]) -> list[int]:
+    seen: dict[int, None] = {}
+    for sku in skus:
+        seen[sku if isinstance(sku, int) else sku.pk] = None
+    return list(seen)
+
+
+def _fetch(sql: str, params: Sequence[Any] | dict[str, Any]) -> list[tuple[Any, ...]]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
