@@ -241,3 +241,154 @@ def random_pair() -> str:
     number = "".join(secrets.choice(string.digits) for _ in range(16))
     password = "".join(secrets.choice(string.digits) for _ in range(8))
     return f"{number} {password}"
+
+
+KIND_CODES = {"k": "card_key", "r": "reusable_key", "t": "direct_topup", "m": "manual"}
+PINNED = {"Steam 钱包充值卡", "王者荣耀 点券", "爱奇艺 黄金VIP", "中国移动 话费直充"}
+KEYS_PER_SKU = 60
+LOW_STOCK_SKUS = {"wow-30d": 3, "jdplus-12m": 0}  # shown as "low" and "sold out"
+
+
+def demo_catalog_seed(*, actor_email: str) -> int:
+    """Create suppliers, tiers, the catalogue and card keys; returns the number of keys."""
+    from shared.catalog.models import PriceTier
+    from shared.catalog.services import (
+        category_create,
+        price_tier_create,
+        product_create,
+        sku_create,
+        tier_price_set,
+    )
+    from shared.suppliers.services import supplier_create, supplier_offer_set
+    from shared.vault.models import ImportSource
+    from shared.vault.services import card_keys_import
+
+    stock = supplier_create(name="华南卡源", kind="card_stock", contact_name="陈经理")
+    topup = supplier_create(
+        name="星河直充", kind="api_topup", api_base_url="http://127.0.0.1:8765/api"
+    )
+    manual = supplier_create(name="人工代充", kind="manual", contact_name="客服组")
+    tiers = [price_tier_create(code=c, name=n, rank=r) for c, n, r, _ in TIERS]
+    factors = {t.code: f for t, (_, _, _, f) in zip(tiers, TIERS, strict=True)}
+    keys = 0
+    for sort, (category_name, products) in enumerate(CATALOGUE):
+        category = category_create(name=category_name, sort_order=sort)
+        for name, tags, skus in products:
+            product = product_create(
+                category=category,
+                name=name,
+                tags=tags,
+                status="listed",
+                is_pinned=name in PINNED,
+                description=f"{name}：正规渠道货源，支付后自动发货。",
+            )
+            for code, sku_name, face, kind_code in skus:
+                kind = KIND_CODES[kind_code]
+                fields = TOPUP_FIELDS.get(category_name, TOPUP_FIELDS["default"])
+                sku = sku_create(
+                    product=product,
+                    code=code,
+                    name=sku_name,
+                    face_value=face,
+                    delivery_kind=kind,
+                    input_fields=fields if kind == "direct_topup" else None,
+                    max_quantity=1 if kind == "direct_topup" else 20,
+                )
+                face_value = Decimal(face)
+                for tier in PriceTier.objects.filter(pk__in=[t.pk for t in tiers]):
+                    price = (face_value * factors[tier.code]).quantize(Decimal("0.01"))
+                    tier_price_set(tier=tier, sku=sku, price=max(price, Decimal("0.01")))
+                supplier = {"card_key": stock, "reusable_key": stock, "direct_topup": topup}.get(
+                    kind, manual
+                )
+                cost = max((face_value * SUPPLIER_COST).quantize(Decimal("0.01")), Decimal("0.01"))
+                supplier_offer_set(supplier=supplier, sku=sku, cost=cost, priority=10)
+                if kind in ("card_key", "reusable_key"):
+                    count = 1 if kind == "reusable_key" else LOW_STOCK_SKUS.get(code, KEYS_PER_SKU)
+                    if count:
+                        make = random_pair if "点卡" in name or "一卡通" in name else random_key
+                        card_keys_import(
+                            sku=sku,
+                            content="\n".join(make() for _ in range(count)),
+                            source=ImportSource.PASTE,
+                            actor_email=actor_email,
+                            supplier=stock,
+                        )
+                        keys += count
+    return keys
+
+
+# Each site's prices, so they differ visibly down the tree:
+# slug: (tier, wholesale [(tier or None, kind, value, rounding)], retail (kind, value, rounding))
+SITE_PRICING = {
+    "main": ("gold", [(None, "percent", "4", "up_tenth"), ("gold", "percent", "2.5", "cent")],
+             ("percent", "8", "up_tenth")),
+    "shop1": ("standard", [(None, "percent", "3", "cent")], ("percent", "10", "up_tenth")),
+    "shop2": ("gold", [], ("fixed", "1.50", "up_unit")),
+    "vip": ("standard", [], ("percent", "5", "up_tenth")),
+}  # fmt: skip
+
+
+def demo_site_pricing_seed(*, site: object, member_email: str) -> None:
+    """Tier, wholesale and retail rules, member levels and presentation for one demo site."""
+    from django.contrib.auth import get_user_model
+    from django_tenants.utils import tenant_context
+
+    from shared.catalog.models import Category, PriceTier, Product
+    from shared.sites.models import Site
+    from tenants.pricing.services import (
+        child_site_tier_set,
+        member_level_assign,
+        member_level_create,
+        price_rule_set,
+        product_override_set,
+        quantity_tier_set,
+    )
+
+    assert isinstance(site, Site)
+    tier_code, wholesale, retail = SITE_PRICING[site.slug]
+    tier = PriceTier.objects.get(code=tier_code)
+    if site.parent is None:
+        Site.objects.filter(pk=site.pk).update(price_tier=tier)
+    else:
+        child_site_tier_set(parent=site.parent, child=site, tier=tier)
+    with tenant_context(site):
+        for rule_tier, kind, value, rounding in wholesale:
+            price_rule_set(
+                kind="wholesale",
+                markup_kind=kind,
+                markup_value=Decimal(value),
+                rounding=rounding,
+                tier=PriceTier.objects.get(code=rule_tier) if rule_tier else None,
+            )
+        kind, value, rounding = retail
+        price_rule_set(
+            kind="retail", markup_kind=kind, markup_value=Decimal(value), rounding=rounding
+        )
+        if site.slug == "shop1":
+            videos = Category.objects.get(name="视频会员")
+            price_rule_set(
+                kind="retail",
+                markup_kind="fixed",
+                markup_value=Decimal("2.00"),
+                rounding="none",
+                category=videos,
+            )
+        if site.slug in ("main", "shop1"):
+            member_level_create(code="normal", name="普通会员", is_default=True)
+            gold = member_level_create(
+                code="gold", name="黄金会员", discount_percent=Decimal("3"), rank=1
+            )
+            member_level_create(
+                code="diamond", name="钻石会员", discount_percent=Decimal("5"), rank=2
+            )
+            member = get_user_model().objects.get(email=member_email)
+            member_level_assign(user=member, level=gold)
+            quantity_tier_set(min_quantity=5, discount_percent=Decimal("2"))
+        if site.slug == "shop2":
+            product_override_set(product=Product.objects.get(name="魔兽世界 时间卡"), hidden=True)
+            product_override_set(
+                product=Product.objects.get(name="Steam 钱包充值卡"),
+                display_name="Steam Wallet Code (CN)",
+                description="Instant delivery of a Steam wallet code after payment.",
+            )

@@ -13,9 +13,11 @@ from django.core.management.base import BaseCommand
 from django.db import connection
 from django_tenants.utils import tenant_context
 
+from shared.hq.demo_catalog import demo_catalog_seed, demo_site_pricing_seed
 from shared.sites import provisioning
 from shared.sites.selectors import hq_base_url, site_base_url, site_get
 from shared.sites.services import site_create
+from shared.suppliers.models import Supplier
 from tenants.members.services import member_create
 from tenants.storefront.services import storefront_settings_update
 
@@ -24,13 +26,17 @@ DEMO_PASSWORD_HQ = "hq-demo-pass"  # noqa: S105 - printed demo credentials
 DEMO_PASSWORD_OWNER = "owner-demo-pass"  # noqa: S105
 DEMO_PASSWORD_MEMBER = "member-demo-pass"  # noqa: S105
 
-# slug, name, parent, tagline, accent colour, language
+# slug, name, parent, tagline, accent colour, language, theme
 DEMO_SITES = [
-    ("main", "Kameng 主站", None, "官方直营 · 秒发卡密", "#d9480f", "zh-hans"),
-    ("shop1", "星辰卡铺", "main", "游戏点卡 · 话费充值", "#1c7ed6", "zh-hans"),
-    ("shop2", "Nova Codes", "main", "Game cards and gift codes", "#2b8a3e", "en"),
-    ("vip", "VIP 会员站", "shop1", "会员专享价", "#862e9c", "zh-hans"),
+    ("main", "Kameng 主站", None, "官方直营 · 秒发卡密", "#d9480f", "zh-hans", "showcase"),
+    ("shop1", "星辰卡铺", "main", "游戏点卡 · 话费充值", "#1c7ed6", "zh-hans", "classic"),
+    ("shop2", "Nova Codes", "main", "Game cards and gift codes", "#2b8a3e", "en", "showcase"),
+    ("vip", "VIP 会员站", "shop1", "会员专享价", "#862e9c", "zh-hans", "classic"),
 ]
+ANNOUNCEMENTS = {
+    "main": "双十二预热：全场点卡 9.5 折起，话费直充秒到账。",
+    "shop2": "New: Steam and PlayStation codes delivered instantly.",
+}
 
 
 class Command(BaseCommand):
@@ -40,8 +46,11 @@ class Command(BaseCommand):
         connection.set_schema_to_public()
         self._hq_staff()
         provisioning.spare_schemas_refill(target=len(DEMO_SITES))
+        if not Supplier.objects.exists():
+            keys = demo_catalog_seed(actor_email=HQ_EMAIL)
+            self.stdout.write(f"Seeded the catalogue with {keys} card keys.")
         rows = []
-        for slug, name, parent_slug, tagline, colour, language in DEMO_SITES:
+        for slug, name, parent_slug, tagline, colour, language, theme in DEMO_SITES:
             site = site_get(slug=slug)
             if site is None:
                 parent = site_get(slug=parent_slug) if parent_slug else None
@@ -54,7 +63,14 @@ class Command(BaseCommand):
                     language=language,
                 ).site
                 with tenant_context(site):
-                    storefront_settings_update(tagline=tagline, accent_color=colour)
+                    storefront_settings_update(
+                        tagline=tagline,
+                        accent_color=colour,
+                        theme=theme,
+                        announcement=ANNOUNCEMENTS.get(slug, ""),
+                    )
+                    member_create(email=f"member@{slug}.test", password=DEMO_PASSWORD_MEMBER)
+                demo_site_pricing_seed(site=site, member_email=f"member@{slug}.test")
             with tenant_context(site):
                 # Accounts are only created when missing: a changed demo password is kept.
                 if not get_user_model().objects.filter(email=f"member@{slug}.test").exists():
