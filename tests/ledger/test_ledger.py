@@ -265,3 +265,18 @@ def test_concurrent_posts_to_hot_accounts_keep_balances_exact(django_db_blocker:
         assert account_balance(site) == D("600.00")
         assert AccountBalance.objects.filter(account=hq).count() > 1  # spread over buckets
         assert ledger_verify() == []
+
+
+def test_ledger_check_command(accounts: dict) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    transaction_post(
+        idempotency_key="cmd",
+        kind="sale",
+        postings=[Posting(accounts["clearing"], D("1")), Posting(accounts["alpha"], D("-1"))],
+    )
+    out = StringIO()
+    call_command("ledger_check", stdout=out)
+    assert out.getvalue().strip() == "Ledger consistent: balanced and exact."
