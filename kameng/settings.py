@@ -86,6 +86,7 @@ SHARED_APPS = [
     "shared.suppliers",
     "shared.vault",
     "shared.ledger",
+    "shared.payouts",
     "shared.hq",
 ]
 
@@ -95,6 +96,7 @@ TENANT_APPS = [
     "tenants.members",
     "tenants.pricing",
     "tenants.console",
+    "tenants.wallets",
 ]
 
 INSTALLED_APPS = list(SHARED_APPS) + [a for a in TENANT_APPS if a not in SHARED_APPS]
