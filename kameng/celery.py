@@ -41,8 +41,13 @@ app.conf.beat_schedule = {
         "task": "tenants.storefront.tasks.site_housekeeping",
         "schedule": crontab(minute=17),
     },
+    # Per site: referral commission past its confirmation period becomes available.
+    "commissions-confirm": {
+        "task": "tenants.wallets.tasks.commissions_confirm",
+        "schedule": crontab(minute="*/15"),
+    },
 }
-PER_SITE_ENTRIES = frozenset({"site-housekeeping"})
+PER_SITE_ENTRIES = frozenset({"site-housekeeping", "commissions-confirm"})
 
 
 class SiteAwareScheduler(PersistentScheduler):

@@ -2,16 +2,19 @@
 
 Every page's products go through `product_entries`, which prices all their SKUs with one
 `prices_for` call and reads their stock with one `stock_levels` call, so a page costs the same
-number of queries whatever the number of products on it.
+number of queries whatever the number of products on it. Listings page through
+`products_page`, which reads a page and the total in one query.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from django.core.exceptions import ValidationError
-from django.db.models import Q, QuerySet
+from django.core.paginator import Page, Paginator
+from django.db.models import Count, Q, QuerySet, Window
 from django.http import Http404
 
 from shared.catalog.models import Category, Product, Sku
@@ -54,13 +57,14 @@ class ProductEntry:
     description: str
     offers: list[SkuOffer]
 
-    @property
+    # Templates read these more than once per product: computed once.
+    @cached_property
     def from_price(self) -> SkuPrice | None:
         prices = [o.price for o in self.offers if o.price is not None and o.is_available]
         prices = prices or [o.price for o in self.offers if o.price is not None]
         return min(prices, key=lambda p: p.price) if prices else None
 
-    @property
+    @cached_property
     def stock(self) -> StockStatus:
         """The best status among the SKUs (a product is sold out when every SKU is)."""
         statuses = {o.stock for o in self.offers}
@@ -86,17 +90,18 @@ def product_entries(
     with_input_fields: bool = False,
 ) -> list[ProductEntry]:
     """Products with their active SKUs, this site's prices and stock: a fixed number of queries
-    (overrides, SKUs, prices, stock) whatever the number of products."""
+    (overrides, SKUs, prices, stock) whatever the number of products. `with_input_fields` is
+    for the product page; listings show neither a SKU's specs nor its top-up fields, so they
+    are not read (they are JSON, decoded per SKU)."""
     if not products:
         return []
     ids = [p.pk for p in products]
     overrides = {o.product_id: o for o in ProductOverride.objects.filter(product_id__in=ids)}
     skus_by_product: dict[int, list[Sku]] = {}
-    all_skus = list(
-        Sku.objects.filter(product_id__in=ids, is_active=True).order_by(
-            "product_id", "sort_order", "face_value", "pk"
-        )
+    skus = Sku.objects.filter(product_id__in=ids, is_active=True).order_by(
+        "product_id", "sort_order", "face_value", "pk"
     )
+    all_skus = list(skus if with_input_fields else skus.defer("specs", "input_fields"))
     for sku in all_skus:
         skus_by_product.setdefault(sku.product_id, []).append(sku)
     try:
@@ -190,6 +195,26 @@ def category_tree() -> CategoryTree:
 
 def pinned_products(*, limit: int = 12) -> list[Product]:
     return list(visible_products_on_sale().filter(is_pinned=True)[:limit])
+
+
+def products_page(products: QuerySet[Product], number: object, *, per_page: int) -> Page:
+    """The page `Paginator(products, per_page).get_page(number)` gives, in one query instead of
+    a count and a page: the page's rows carry the total (`COUNT(*) OVER ()`). A number that is
+    not a page (past the end, below 1) takes the paginator's own way to the last page."""
+    paginator = Paginator(products, per_page)
+    try:
+        wanted = int(number)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        wanted = 1  # what get_page does with a page that is not a number
+    if wanted >= 1:
+        bottom = (wanted - 1) * per_page
+        rows = list(
+            products.annotate(listing_total=Window(Count("*")))[bottom : bottom + per_page]
+        )
+        if rows:
+            paginator.count = rows[0].listing_total  # type: ignore[attr-defined]
+            return Page(rows, wanted, paginator)
+    return paginator.get_page(number)
 
 
 def category_products(tree: CategoryTree, category: Category) -> QuerySet[Product]:

@@ -6,7 +6,6 @@ import mimetypes
 from collections.abc import Sequence
 from typing import Any
 
-from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
@@ -77,8 +76,8 @@ def home(request: HttpRequest) -> HttpResponse:
 def category(request: HttpRequest, slug: str) -> HttpResponse:
     tree = selectors.category_tree()
     current = tree.get(slug)
-    page = Paginator(selectors.category_products(tree, current), PAGE_SIZE).get_page(
-        request.GET.get("page")
+    page = selectors.products_page(
+        selectors.category_products(tree, current), request.GET.get("page"), per_page=PAGE_SIZE
     )
     entries, level = _entries(request, list(page.object_list))
     return _render(
@@ -116,7 +115,9 @@ def product(request: HttpRequest, slug: str) -> HttpResponse:
 @require_safe
 def search(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()[: selectors.SEARCH_MAX_LENGTH]
-    page = Paginator(selectors.search_products(query), PAGE_SIZE).get_page(request.GET.get("page"))
+    page = selectors.products_page(
+        selectors.search_products(query), request.GET.get("page"), per_page=PAGE_SIZE
+    )
     entries, level = _entries(request, list(page.object_list)) if query else ([], None)
     return _render(
         request,

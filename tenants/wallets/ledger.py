@@ -1,0 +1,239 @@
+"""The site schema's member ledger: accounts, locked balances, balanced immutable postings.
+
+Services in `services.py` and `commissions.py` call these helpers inside their own atomic
+block; the helpers never post to the public ledger themselves.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Sum
+from django_tenants.utils import get_public_schema_name
+
+from shared.ledger.money import MoneyError, currency_exponent, exact
+from shared.sites.models import Site
+from tenants.wallets.models import (
+    MemberAccount,
+    MemberAccountKind,
+    MemberBalance,
+    MemberEntry,
+    MemberTransaction,
+)
+
+
+class WalletError(ValidationError):
+    """A wallet or commission operation refused (nothing was written)."""
+
+
+class InsufficientFunds(WalletError):
+    """The account does not hold enough for the operation."""
+
+
+class IdempotencyConflict(WalletError):
+    """The idempotency key was already used for a different operation."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    account: MemberAccount
+    amount: Decimal  # signed: debit positive, credit negative
+
+
+def current_site() -> Site:
+    """The site whose schema the connection is in; member money never lives in public."""
+    tenant = getattr(connection, "tenant", None)
+    if connection.schema_name == get_public_schema_name() or not isinstance(tenant, Site):
+        raise WalletError("Member wallets live in a site's schema: activate a site first.")
+    return tenant
+
+
+def member_check(user: AbstractBaseUser) -> AbstractBaseUser:
+    """The user, if it is a member of the current site (a user object loaded from another
+    site's schema has the same kind of id, so the username must match too)."""
+    User = get_user_model()
+    field = User.USERNAME_FIELD
+    exists = User.objects.filter(pk=user.pk, **{field: getattr(user, field)}).exists()
+    if user.pk is None or not exists:
+        raise WalletError("That user is not a member of this site.")
+    return user
+
+
+def money(amount: object, currency: str, *, allow_negative: bool = False) -> Decimal:
+    """An exact amount in the currency's minor unit: greater than zero (or, for adjustments,
+    non-zero)."""
+    try:
+        currency_exponent(currency)
+        value = exact(amount, currency)
+    except MoneyError as exc:
+        raise WalletError(str(exc)) from exc
+    if value == 0 or (value < 0 and not allow_negative):
+        raise WalletError(
+            "The amount must not be zero." if allow_negative else "The amount must be positive."
+        )
+    return value
+
+
+def key_check(idempotency_key: str) -> str:
+    if not idempotency_key or len(idempotency_key) > 150:
+        raise WalletError("An idempotency key of 1 to 150 characters is required.")
+    return idempotency_key
+
+
+def _account(
+    user: AbstractBaseUser | None, kind: MemberAccountKind, currency: str
+) -> MemberAccount:
+    lookup = {"user": user, "kind": kind, "currency": currency}
+    account = MemberAccount.objects.filter(**lookup).first()
+    if account is not None:
+        return account
+    try:
+        with transaction.atomic():
+            account = MemberAccount.objects.create(**lookup)
+            if user is not None:
+                MemberBalance.objects.create(
+                    account=account, non_negative=kind == MemberAccountKind.WALLET
+                )
+            return account
+    except IntegrityError:  # created concurrently
+        return MemberAccount.objects.get(**lookup)
+
+
+def member_account_get(
+    *, user: AbstractBaseUser, kind: MemberAccountKind, currency: str
+) -> MemberAccount:
+    """The member's account of that kind and currency, created on first use."""
+    if kind == MemberAccountKind.PLATFORM:
+        raise WalletError("The platform account belongs to the site, not a member.")
+    return _account(user, kind, currency)
+
+
+def platform_account_get(*, currency: str) -> MemberAccount:
+    """The site's counterpart of its members' money (no cached balance: it is the negative of
+    the members' total by construction, and every operation would queue on one row)."""
+    return _account(None, MemberAccountKind.PLATFORM, currency)
+
+
+def balances_lock(accounts: Iterable[MemberAccount]) -> dict[int, Decimal]:
+    """Lock the balance rows of these member accounts (in id order, so two operations never
+    wait on each other crosswise) and return their balances."""
+    ids = sorted({a.pk for a in accounts if a.kind != MemberAccountKind.PLATFORM})
+    rows = MemberBalance.objects.select_for_update().filter(pk__in=ids).order_by("pk")
+    return {row.pk: row.balance for row in rows}
+
+
+def member_balance(*, user: AbstractBaseUser, kind: MemberAccountKind, currency: str) -> Decimal:
+    """The member's balance of that kind (what the site owes the member)."""
+    row = MemberBalance.objects.filter(
+        account__user=user, account__kind=kind, account__currency=currency
+    ).first()
+    return row.balance if row is not None else Decimal(0)
+
+
+def _merge(entries: Sequence[Entry]) -> list[tuple[MemberAccount, Decimal]]:
+    totals: dict[int, Decimal] = defaultdict(Decimal)
+    accounts: dict[int, MemberAccount] = {}
+    by_currency: dict[str, Decimal] = defaultdict(Decimal)
+    for entry in entries:
+        totals[entry.account.pk] += entry.amount
+        accounts[entry.account.pk] = entry.account
+        by_currency[entry.account.currency] += entry.amount
+    if any(by_currency.values()):
+        raise WalletError("The entries do not balance.")
+    merged = [(accounts[pk], amount) for pk, amount in sorted(totals.items()) if amount]
+    if len(merged) < 2:
+        raise WalletError("A transaction needs at least two non-zero entries.")
+    return merged
+
+
+def replayed(idempotency_key: str, kind: str, entries: Sequence[Entry]) -> MemberTransaction | None:
+    """The transaction already written under this key (the same operation), else None."""
+    existing = MemberTransaction.objects.filter(idempotency_key=idempotency_key).first()
+    if existing is None:
+        return None
+    recorded = sorted(existing.entries.values_list("account_id", "amount"))
+    wanted = sorted((account.pk, amount) for account, amount in _merge(entries))
+    if existing.kind != kind or recorded != wanted:
+        raise IdempotencyConflict(
+            f"Idempotency key '{idempotency_key}' was used for a different operation."
+        )
+    return existing
+
+
+def floors_check(entries: Sequence[Entry], locked: dict[int, Decimal]) -> None:
+    """Refuse if a wallet would go below zero (balances must already be locked)."""
+    for account, amount in _merge(entries):
+        if account.kind != MemberAccountKind.WALLET:
+            continue
+        after = locked[account.pk] - amount  # credit-normal: a debit reduces it
+        if after < 0:
+            raise InsufficientFunds(
+                f"Insufficient funds: the wallet holds {locked[account.pk]} {account.currency}."
+            )
+
+
+def member_transaction_write(
+    *,
+    idempotency_key: str,
+    kind: str,
+    entries: Sequence[Entry],
+    memo: str = "",
+    actor: str = "",
+    reason: str = "",
+    public_key: str = "",
+    sale_key: str = "",
+) -> MemberTransaction:
+    """Write a balanced transaction and move the cached balances (rows locked by the caller)."""
+    legs = _merge(entries)
+    txn = MemberTransaction.objects.create(
+        idempotency_key=idempotency_key,
+        kind=kind,
+        memo=memo[:500],
+        actor=actor,
+        reason=reason[:500],
+        public_key=public_key,
+        sale_key=sale_key,
+    )
+    MemberEntry.objects.bulk_create(
+        MemberEntry(transaction=txn, account=account, amount=amount, currency=account.currency)
+        for account, amount in legs
+    )
+    for account, amount in legs:
+        if account.kind != MemberAccountKind.PLATFORM:
+            MemberBalance.objects.filter(pk=account.pk).update(balance=F("balance") - amount)
+    return txn
+
+
+def site_ledger_verify() -> list[str]:
+    """Problems in the current site's member ledger: unbalanced transactions, cached balances
+    differing from the entries."""
+    problems: list[str] = []
+    unbalanced = (
+        MemberEntry.objects.values("transaction_id", "currency")
+        .annotate(total=Sum("amount"))
+        .exclude(total=0)
+    )
+    problems += [
+        f"member transaction {row['transaction_id']} unbalanced in {row['currency']} "
+        f"by {row['total']}"
+        for row in unbalanced
+    ]
+    sums = dict(
+        MemberEntry.objects.values("account_id")
+        .annotate(total=Sum("amount"))
+        .values_list("account_id", "total")
+    )
+    for pk, cached in MemberBalance.objects.values_list("pk", "balance"):
+        from_entries = -sums.get(pk, Decimal(0))
+        if from_entries != cached:
+            problems.append(
+                f"member account {pk}: entries sum to {from_entries} but the balance is {cached}"
+            )
+    return problems
