@@ -313,6 +313,10 @@ if not (VAULT_KEYS and VAULT_FINGERPRINT_KEY):
 
 # Days a site's earnings from a sale stay pending before they can be withdrawn.
 SETTLEMENT_CONFIRMATION_DAYS = env_int("SETTLEMENT_CONFIRMATION_DAYS", 7)
+# Site-owner withdrawals: the smallest amount, and the fee (percent of the amount plus fixed).
+WITHDRAWAL_MINIMUM = env_str("WITHDRAWAL_MINIMUM", "100.00")
+WITHDRAWAL_FEE_PERCENT = env_str("WITHDRAWAL_FEE_PERCENT", "0")
+WITHDRAWAL_FEE_FIXED = env_str("WITHDRAWAL_FEE_FIXED", "2.00")
 
 # --- Payments (used by the payments capability) -----------------------------------------------
 

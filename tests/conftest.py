@@ -53,6 +53,8 @@ def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Iterator[N
     from kameng.celery import app
 
     with django_db_blocker.unblock():
+        # Never seed a development database by accident.
+        assert connection.settings_dict["NAME"].startswith("test_"), "not a test database"
         app.control.purge()
         provisioning.spare_schemas_refill(target=settings.SPARE_SCHEMA_POOL_SIZE)
         for slug, name, parent_slug in NETWORK:

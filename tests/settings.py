@@ -25,3 +25,7 @@ CACHES["default"]["LOCATION"] = f"{_REDIS_BASE}/14"  # noqa: F405
 CACHES["default"]["KEY_PREFIX"] = _RUN  # noqa: F405
 PLATFORM_DOMAIN = "localhost"
 PUBLIC_URL_PORT = ""
+
+# The live server answers each request in a new thread; closing connections at the end of a
+# request lets the test database be dropped at the end of the run.
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405

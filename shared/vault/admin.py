@@ -45,21 +45,26 @@ class CardKeyAdmin(ReadOnlyAdmin):
                     "sold_at", "created_at")  # fmt: skip
     list_filter = ("status", "key_id")
     list_select_related = ("sku__product",)
-    search_fields = ("=id", "=order_ref", "sku__code")
+    search_fields = ("=order_ref", "sku__code")
     # Never the ciphertext or the fingerprint.
     fields = ("sku", "supplier", "batch", "status", "key_id", "order_ref", "reserved_until",
               "sold_at", "created_at")  # fmt: skip
     show_full_result_count = False  # millions of rows: no COUNT(*) on every page
     actions = ["void", "delete_unsold"]
 
-    def has_vault_write_permission(self, request: HttpRequest) -> bool:
+    # The model permissions, not has_change/delete_permission (always False here, so that no
+    # form edits a key and Django's bulk delete never bypasses the stock counter).
+    def has_void_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("vault.change_cardkey")
 
-    @admin.action(description="Void selected unsold keys", permissions=["vault_write"])
+    def has_delete_unsold_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("vault.delete_cardkey")
+
+    @admin.action(description="Void selected unsold keys", permissions=["void"])
     def void(self, request: HttpRequest, queryset: QuerySet[CardKey]) -> None:
         self._apply(request, queryset, card_keys_void, "voided")
 
-    @admin.action(description="Delete selected unsold keys", permissions=["vault_write"])
+    @admin.action(description="Delete selected unsold keys", permissions=["delete_unsold"])
     def delete_unsold(self, request: HttpRequest, queryset: QuerySet[CardKey]) -> None:
         self._apply(request, queryset, card_keys_delete, "deleted")
 
@@ -78,13 +83,13 @@ class CardKeyAdmin(ReadOnlyAdmin):
 @admin.register(CardKeySale)
 class CardKeySaleAdmin(ReadOnlyAdmin):
     list_display = ("id", "card_key_id", "order_ref", "single_use", "sold_at")
-    search_fields = ("=order_ref", "=card_key__id")
+    search_fields = ("=order_ref",)
 
 
 @admin.register(KeyReveal)
 class KeyRevealAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "card_key_id", "actor", "schema_name", "reason")
-    search_fields = ("actor", "=card_key__id")
+    search_fields = ("actor",)
     date_hierarchy = "created_at"
 
 

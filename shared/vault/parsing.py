@@ -131,9 +131,8 @@ def decode_text(data: bytes) -> str:
             return data.decode(encoding)
         except UnicodeDecodeError:
             continue
-    raise ValidationError(
-        "The file is neither UTF-8 nor GB18030 text.", code="encoding"
-    )  # no byte of it in the message: it is secret
+    # Nothing chained: UnicodeDecodeError quotes the offending bytes, and they are secret.
+    raise ValidationError("The file is neither UTF-8 nor GB18030 text.", code="encoding")
 
 
 def _normalise_newlines(text: str) -> str:
@@ -156,6 +155,7 @@ def _fields(value: str, *, check_controls: bool = True) -> list[str] | str:
 
 
 def _split_explicit(value: str) -> list[str] | str:
+    """Fields of a value holding `----`, `|` or a comma; an empty one makes it malformed."""
     value = _DASHES.sub(_MARK, value) if "-----" in value else value.replace("----", _MARK)
     for separator in _EXPLICIT_SEPARATORS:
         value = value.replace(separator, _MARK)
@@ -190,6 +190,7 @@ def parse_text(text: str) -> ParsedImport:
 
 
 def _row_fields(cells: Sequence[str]) -> list[str] | str:
+    """The fields of a CSV or sheet row (trailing empty cells ignored), or why it is malformed."""
     cells = list(cells)
     while cells and not cells[-1]:
         cells.pop()
@@ -207,6 +208,7 @@ def _row_fields(cells: Sequence[str]) -> list[str] | str:
 
 
 def looks_like_header(cells: Sequence[str]) -> bool:
+    """Whether a CSV or sheet row is a row of column titles (`卡号, 密码`, `card, password`)."""
     titles = [cell for cell in cells if cell]
     return bool(titles) and all(
         _HEADER_STRIP.sub("", title.lower()) in HEADER_WORDS

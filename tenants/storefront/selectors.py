@@ -208,9 +208,7 @@ def products_page(products: QuerySet[Product], number: object, *, per_page: int)
         wanted = 1  # what get_page does with a page that is not a number
     if wanted >= 1:
         bottom = (wanted - 1) * per_page
-        rows = list(
-            products.annotate(listing_total=Window(Count("*")))[bottom : bottom + per_page]
-        )
+        rows = list(products.annotate(listing_total=Window(Count("*")))[bottom : bottom + per_page])
         if rows:
             paginator.count = rows[0].listing_total  # type: ignore[attr-defined]
             return Page(rows, wanted, paginator)

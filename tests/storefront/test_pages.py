@@ -6,6 +6,7 @@ from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
+from django.core.paginator import Paginator
 from django.test import Client
 from django_tenants.utils import tenant_context
 from pytest_django import DjangoAssertNumQueries
@@ -19,6 +20,7 @@ from tenants.pricing.services import (
     price_rule_set,
     product_override_set,
 )
+from tenants.storefront import selectors
 from tenants.storefront.services import storefront_settings_update
 from tests.conftest import MEMBER_PASSWORD, Network, site_host
 from tests.storefront.catalogue import Catalogue
@@ -295,10 +297,11 @@ def test_listing_costs_the_same_queries_whatever_the_number_of_products(
     client = site_client(network.alpha, "member@alpha.test", MEMBER_PASSWORD)
     client.get("/c/sf-games/")  # warm the rule cache
 
-    # Routing 3, session and user 2, member level 2, category tree 1, products 2 (count and
-    # page), overrides 1, SKUs 1, stock 1, branding 1, and one `prices_for` call (5 or 6 today:
-    # chain, tiers, tokens, HQ prices, categories, level prices). Fixed: see below.
-    with django_assert_max_num_queries(22) as captured:
+    # Routing 3, session and user 2, member level 2, category tree 1, products 1 (the page
+    # and the total together), overrides 1, SKUs 1, stock 1, branding 1, and one `prices_for`
+    # call (5 or 6 today: chain, tiers, tokens, HQ prices, categories, level prices). Fixed:
+    # see below.
+    with django_assert_max_num_queries(21) as captured:
         assert len(offers(client.get("/c/sf-games/").content)) == 4
     few = len(captured)
     for n in range(8):
@@ -360,3 +363,35 @@ def test_storefront_speaks_the_sites_language_by_default(
         "sf-steam-100": ("100 Steam Wallet ¥90.00 库存紧张", "low"),
         "sf-gem-1": ("1 Hidden Gem ¥5.00 有货", "in_stock"),
     }
+
+
+@pytest.mark.parametrize(
+    ("number", "expected"),
+    [("1", 1), ("2", 2), (2, 2), ("3", 2), ("0", 2), ("-1", 2), ("two", 1), ("1.5", 1), (None, 1)],
+)
+def test_products_page_is_the_paginators_page(
+    network: Network, catalogue: Catalogue, number: object, expected: int
+) -> None:
+    with tenant_context(network.alpha):
+        products = selectors.visible_products_on_sale()  # 4 listed products: 2 pages of 3
+        page = selectors.products_page(products, number, per_page=3)
+        reference = Paginator(products, 3).get_page(number)
+
+        assert page.number == reference.number == expected
+        assert list(page.object_list) == list(reference.object_list)
+        assert (page.paginator.count, page.paginator.num_pages) == (4, 2)
+        assert (page.has_previous(), page.has_next()) == (expected == 2, expected == 1)
+
+
+def test_products_page_reads_the_page_and_the_total_in_one_query(
+    network: Network,
+    catalogue: Catalogue,
+    django_assert_num_queries: DjangoAssertNumQueries,
+) -> None:
+    with tenant_context(network.alpha):
+        products = selectors.visible_products_on_sale()
+        last = list(products)[3:]
+        with django_assert_num_queries(1):
+            page = selectors.products_page(products, "2", per_page=3)
+            assert list(page.object_list) == last
+            assert (page.paginator.count, page.paginator.num_pages) == (4, 2)

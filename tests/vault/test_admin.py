@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from django.contrib import admin
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.contrib.messages import get_messages
 from django.contrib.messages.storage.fallback import FallbackStorage
 from django.http import HttpRequest
@@ -51,11 +52,24 @@ def test_no_page_shows_a_secret_or_takes_a_hand_made_row(model: Any, superuser: 
     assert model_admin.has_view_permission(request)
 
 
-def test_key_actions_need_the_change_permission(superuser: Any) -> None:
-    model_admin = admin.site._registry[CardKey]
-    staff = get_user_model().objects.create_user(username="viewer@hq.test", is_staff=True)
-    assert set(model_admin.get_actions(_request(superuser))) == {"void", "delete_unsold"}
-    assert set(model_admin.get_actions(_request(staff))) == set()
+@pytest.mark.parametrize(
+    ("permissions", "actions"),
+    [
+        ([], set()),
+        (["change_cardkey"], {"void"}),
+        (["delete_cardkey"], {"delete_unsold"}),
+        (["change_cardkey", "delete_cardkey"], {"void", "delete_unsold"}),
+    ],
+)
+def test_key_actions_need_their_model_permission(
+    db: None, permissions: list[str], actions: set[str]
+) -> None:
+    staff = get_user_model().objects.create_user(username="staff@hq.test.x", is_staff=True)
+    staff.user_permissions.set(
+        Permission.objects.filter(content_type__app_label="vault", codename__in=permissions)
+    )
+    staff = get_user_model().objects.get(pk=staff.pk)  # fresh permission cache
+    assert set(admin.site._registry[CardKey].get_actions(_request(staff))) == actions
 
 
 def test_void_action_goes_through_the_service(

@@ -8,13 +8,14 @@ markup is the one the partials had; every value goes through `format_html`, so i
 
 from __future__ import annotations
 
+import functools
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from django import template
-from django.utils.html import format_html
+from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import SafeString
-from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import get_language, gettext, gettext_lazy
 
 from tenants.pricing.engine import SkuPrice, format_money
 from tenants.storefront.selectors import SkuOffer
@@ -31,6 +32,7 @@ DELIVERY_LABELS = {
 STOCK_LABELS = {
     "in_stock": gettext_lazy("In stock"),
     "low": gettext_lazy("Low stock"),
+    "sold_out": gettext_lazy("Sold out"),
 }
 
 
@@ -69,34 +71,24 @@ def price_tag(price: SkuPrice | None) -> SafeString:
     """What the buyer pays, with the retail price struck through when they pay less; "Not
     available" when the site has no price for the SKU."""
     if price is None:
-        return format_html(
-            '<span class="price unavailable muted" data-testid="price-unavailable">{}</span>',
-            gettext("Not available"),
-        )
-    shown = format_html(
-        '<span class="price" data-testid="price">{}</span>',
-        format_money(price.price, price.currency),
-    )
+        return _fixed_markup(get_language()).unavailable
+    shown = format_money(price.price, price.currency)
     if price.price < price.retail:
         return format_html(
-            '{} <s class="retail muted small" data-testid="retail-price" title="{}">{}</s>',
+            '<span class="price" data-testid="price">{}</span> <s class="retail muted small"'
+            ' data-testid="retail-price" title="{}">{}</s>',
             shown,
-            gettext("Retail price"),
+            _fixed_markup(get_language()).retail_title,
             format_money(price.retail, price.currency),
         )
-    return shown
+    return format_html('<span class="price" data-testid="price">{}</span>', shown)
 
 
 @register.simple_tag
 def stock_badge(status: str) -> SafeString:
     """A stock status; buyers see a status, never a count."""
-    label = STOCK_LABELS.get(status)
-    return format_html(
-        '<span class="stock stock-{}" data-testid="stock-badge" data-stock="{}">{}</span>',
-        status,
-        status,
-        label if label is not None else gettext("Sold out"),
-    )
+    badge = _fixed_markup(get_language()).badges.get(status)
+    return badge if badge is not None else _badge(status, gettext("Sold out"))
 
 
 @register.simple_tag
@@ -107,6 +99,36 @@ def offer_summary(offer: SkuOffer) -> SafeString:
         offer.sku.name,
         price_tag(offer.price),
         stock_badge(offer.stock),
+    )
+
+
+class _FixedMarkup(NamedTuple):
+    badges: dict[str, SafeString]  # by stock status
+    unavailable: SafeString
+    retail_title: SafeString
+
+
+@functools.cache
+def _fixed_markup(language: str | None) -> _FixedMarkup:
+    """The markup that depends on nothing but the language, built once per language in a
+    process: a page repeats it for every SKU. Called with `language` active, so the labels
+    are in it."""
+    return _FixedMarkup(
+        badges={status: _badge(status, label) for status, label in STOCK_LABELS.items()},
+        unavailable=format_html(
+            '<span class="price unavailable muted" data-testid="price-unavailable">{}</span>',
+            gettext("Not available"),
+        ),
+        retail_title=conditional_escape(gettext("Retail price")),
+    )
+
+
+def _badge(status: str, label: str) -> SafeString:
+    return format_html(
+        '<span class="stock stock-{}" data-testid="stock-badge" data-stock="{}">{}</span>',
+        status,
+        status,
+        label,
     )
 
 
