@@ -127,3 +127,18 @@ def test_storefront_defaults_to_site_language_and_honours_choice(
 def test_hq_uses_browser_language(client: Client, db: None) -> None:
     response = client.get("/", HTTP_HOST="localhost", HTTP_ACCEPT_LANGUAGE="en")
     assert response.headers["Content-Language"] == "en"
+
+
+def test_hq_admin_renders_for_superuser(client: Client, db: None) -> None:
+    from django.contrib.auth import get_user_model
+    from django_tenants.utils import schema_context
+
+    with schema_context("public"):
+        admin = get_user_model().objects.create_superuser(
+            username="root@hq.test", email="root@hq.test", password="root-pass-123"
+        )
+    client.force_login(admin)
+    for path in ("/admin/", "/admin/sites/site/", "/admin/vault/importbatch/"):
+        response = client.get(path, HTTP_HOST="localhost")
+        assert response.status_code == 200, path
+    assert b"alpha" in client.get("/admin/sites/site/", HTTP_HOST="localhost").content

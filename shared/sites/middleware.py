@@ -50,7 +50,9 @@ class SiteRoutingMiddleware:
         return self.get_response(request)
 
     def _serve_public(self, request: HttpRequest) -> HttpResponse:
-        request.tenant = None  # type: ignore[attr-defined]
+        # django-tenants' own helpers (the admin's templates among them) expect a tenant object;
+        # on HQ it is the public schema's stand-in, which `request_site` reports as no site.
+        request.tenant = connection.tenant  # type: ignore[attr-defined]
         request.urlconf = settings.PUBLIC_SCHEMA_URLCONF
         set_urlconf(settings.PUBLIC_SCHEMA_URLCONF)
         return self.get_response(request)

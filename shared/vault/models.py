@@ -52,12 +52,19 @@ class CardKeyStatus(models.TextChoices):
 
 
 class CardKey(models.Model):
-    sku = models.ForeignKey(Sku, on_delete=models.PROTECT, related_name="card_keys")
+    # Lookups by SKU use the composite unique (sku, fingerprint) and available-key indexes;
+    # a separate single-column index would only slow imports down.
+    sku = models.ForeignKey(Sku, on_delete=models.PROTECT, related_name="card_keys", db_index=False)
     supplier = models.ForeignKey(
         Supplier, null=True, blank=True, on_delete=models.PROTECT, related_name="card_keys"
     )
     batch = models.ForeignKey(
-        ImportBatch, null=True, blank=True, on_delete=models.PROTECT, related_name="keys"
+        ImportBatch,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="keys",
+        db_index=False,  # covered by card_key_batch_idx (batch, status)
     )
     ciphertext = models.BinaryField()
     key_id = models.CharField(max_length=16)
@@ -95,7 +102,11 @@ class CardKey(models.Model):
                 condition=Q(status="reserved"),
                 name="card_key_reserved_idx",
             ),
-            models.Index(fields=["order_ref"], name="card_key_order_idx"),
+            models.Index(
+                fields=["order_ref"],
+                condition=Q(order_ref__isnull=False),
+                name="card_key_order_idx",
+            ),
             models.Index(fields=["batch", "status"], name="card_key_batch_idx"),
         ]
 

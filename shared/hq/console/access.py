@@ -16,6 +16,8 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 
+from shared.sites.middleware import request_site
+
 View = Callable[..., HttpResponse]
 
 
@@ -32,7 +34,7 @@ def staff_view(*perms: str, post: Iterable[str] = ()) -> Callable[[View], View]:
     def decorator(view: View) -> View:
         @wraps(view)
         def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            if getattr(request, "tenant", None) is not None:
+            if request_site(request) is not None:
                 raise Http404  # HQ only: never served on a site's domain
             if not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path(), settings.LOGIN_URL)
