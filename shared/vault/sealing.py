@@ -55,3 +55,17 @@ def seal_many(
             data = plaintext.encode()
             nonce = nonces[index * NONCE_BYTES : (index + 1) * NONCE_BYTES]
             yield fingerprint(data), nonce + encrypt(nonce, data, aad)
+
+
+def encrypt_many(datas: Iterable[bytes], *, ring: Keyring | None = None) -> Iterator[bytes]:
+    """Yield nonce + ciphertext + tag for each UTF-8 plaintext under the active key."""
+    ring = ring or crypto.keyring()
+    key_id = ring.active_key_id
+    encrypt = ring.cipher(key_id).encrypt
+    aad = crypto._aad(key_id)
+    iterator = iter(datas)
+    while chunk := list(islice(iterator, CHUNK)):
+        nonces = os.urandom(NONCE_BYTES * len(chunk))
+        for index, data in enumerate(chunk):
+            nonce = nonces[index * NONCE_BYTES : (index + 1) * NONCE_BYTES]
+            yield nonce + encrypt(nonce, data, aad)

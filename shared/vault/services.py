@@ -38,7 +38,7 @@ from shared.vault.models import (
     KeyExport,
     KeyReveal,
 )
-from shared.vault.sealing import seal_many
+from shared.vault.sealing import Fingerprinter, encrypt_many
 
 logger = logging.getLogger(__name__)
 
@@ -162,53 +162,53 @@ def card_keys_import(
     return batch
 
 
-_STAGING_CREATE = (
-    "CREATE TEMP TABLE vault_import_staging "
-    "(line integer NOT NULL, fingerprint bytea NOT NULL, ciphertext bytea NOT NULL) "
-    "ON COMMIT DROP"
+# Imports of one SKU run one at a time (a transaction-scoped advisory lock), so the duplicate
+# check below sees every key that could conflict; the unique (sku, fingerprint) constraint
+# still guards the table.
+_IMPORT_LOCK_CLASS = 0x7661  # "va"
+_EXISTING_FINGERPRINTS = (
+    "SELECT fingerprint FROM vault_cardkey WHERE sku_id = %s AND fingerprint = ANY(%s)"
 )
-_STAGING_COPY = (
-    "COPY vault_import_staging (line, fingerprint, ciphertext) FROM STDIN (FORMAT BINARY)"
-)
-_STAGING_INSERT = (
-    "INSERT INTO vault_cardkey "
+_KEYS_COPY = (
+    "COPY vault_cardkey "
     "(sku_id, supplier_id, batch_id, ciphertext, key_id, fingerprint, status, created_at) "
-    "SELECT %s, %s, %s, s.ciphertext, %s, s.fingerprint, 'available', %s "
-    "FROM vault_import_staging s ORDER BY s.line "
-    "ON CONFLICT (sku_id, fingerprint) DO NOTHING"
+    "FROM STDIN (FORMAT BINARY)"
 )
-# Lines whose key was already in the vault: their fingerprint belongs to another batch's row.
-_STAGING_EXISTING = (
-    "SELECT s.line FROM vault_import_staging s "
-    "JOIN vault_cardkey k ON k.sku_id = %s AND k.fingerprint = s.fingerprint "
-    "WHERE k.batch_id IS DISTINCT FROM %s ORDER BY s.line LIMIT %s"
-)
+_LOOKUP_CHUNK = 20_000
 
 
 def _keys_insert(
     cursor: CursorWrapper, *, batch: ImportBatch, keys: Sequence[str], lines: Sequence[int]
 ) -> tuple[int, list[int], int]:
-    """Stage and insert the batch's keys: (inserted, first existing-duplicate lines, count)."""
+    """Insert the batch's new keys: (inserted, first existing-duplicate lines, count).
+
+    Fingerprints are computed first; keys already in the vault for this SKU are looked up by
+    fingerprint and skipped, and only the new ones are encrypted and COPYed straight into the
+    table (binary COPY: ciphertexts and fingerprints travel as raw bytes).
+    """
     ring = crypto.keyring()
-    cursor.execute(_STAGING_CREATE)
-    # Binary COPY: the ciphertexts and fingerprints go as raw bytes, not hex text.
-    with cursor.copy(_STAGING_COPY) as copy:
-        copy.set_types(["int4", "bytea", "bytea"])
+    cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_IMPORT_LOCK_CLASS, batch.sku_id])
+    fingerprint = Fingerprinter(ring.fingerprint_key)
+    datas = [key.encode() for key in keys]
+    fingerprints = [fingerprint(data) for data in datas]
+    existing: set[bytes] = set()
+    if CardKey.objects.filter(sku_id=batch.sku_id).exists():
+        for start in range(0, len(fingerprints), _LOOKUP_CHUNK):
+            chunk = fingerprints[start : start + _LOOKUP_CHUNK]
+            cursor.execute(_EXISTING_FINGERPRINTS, [batch.sku_id, chunk])
+            existing.update(bytes(row[0]) for row in cursor.fetchall())
+    fresh = [i for i, fp in enumerate(fingerprints) if fp not in existing]
+    existing_all = [lines[i] for i, fp in enumerate(fingerprints) if fp in existing]
+    row_prefix = (batch.sku_id, batch.supplier_id, batch.pk)
+    row_suffix = ("available", batch.created_at)
+    key_id = ring.active_key_id
+    with cursor.copy(_KEYS_COPY) as copy:
+        copy.set_types(["int8", "int8", "int8", "bytea", "text", "bytea", "text", "timestamptz"])
         write = copy.write_row
-        for line, sealed in zip(lines, seal_many(keys, ring=ring), strict=True):
-            write((line, *sealed))
-    cursor.execute(
-        _STAGING_INSERT,
-        [batch.sku_id, batch.supplier_id, batch.pk, ring.active_key_id, batch.created_at],
-    )
-    inserted: int = cursor.rowcount
-    existing_count = len(keys) - inserted
-    existing_lines: list[int] = []
-    if existing_count:
-        cursor.execute(_STAGING_EXISTING, [batch.sku_id, batch.pk, REPORT_LIMIT])
-        existing_lines = [row[0] for row in cursor.fetchall()]
-    cursor.execute("DROP TABLE vault_import_staging")
-    return inserted, existing_lines, existing_count
+        sealed = encrypt_many((datas[i] for i in fresh), ring=ring)
+        for i, ciphertext in zip(fresh, sealed, strict=True):
+            write((*row_prefix, ciphertext, key_id, fingerprints[i], *row_suffix))
+    return len(fresh), existing_all[:REPORT_LIMIT], len(existing_all)
 
 
 def _import_report(parsed: parsing.ParsedImport, existing_lines: list[int]) -> list[dict]:
