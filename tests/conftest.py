@@ -75,6 +75,13 @@ def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Iterator[N
         EmailAddress.objects.create(user=hq_staff, email=HQ_EMAIL, primary=True, verified=True)
         app.control.purge()  # the creations queued pool refills; the pool is already full
     yield
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        # Threads of the live server and the worker may still hold connections; end them so the
+        # test database can be dropped.
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
 
 
 @dataclass
