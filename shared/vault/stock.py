@@ -30,6 +30,8 @@ def stock_add(*, sku: Sku, count: int) -> int:
             [sku.pk, count, timezone.now()],
         )
         available: int = cursor.fetchone()[0]
+    # A SKU stocked with fewer keys than its threshold is low from the start.
+    stock_alert_raise(sku=sku, available=available)
     stock_alert_resolve(sku=sku, available=available)
     return available
 

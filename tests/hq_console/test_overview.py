@@ -43,7 +43,8 @@ def test_overview_counts_what_hq_has(admin: Client) -> None:
     SkuFactory(product=listed)
     PriceTierFactory()
     vault.card_keys_import(sku=sku, content="K1\nK2\nK3", source="paste", actor_email="a@hq.test")
-    StockAlert.objects.create(sku=sku, available=3, threshold=10)
+    # Three keys against a threshold of ten: the import itself opened the alert.
+    assert StockAlert.objects.filter(sku=sku, resolved_at__isnull=True, available=3).exists()
     resolved = SkuFactory(product=listed)
     StockAlert.objects.create(sku=resolved, available=0, threshold=5, resolved_at=timezone.now())
 
@@ -83,7 +84,7 @@ def test_alerts_list_open_alerts_with_stock_now_and_an_import_link(admin: Client
         code="psn-100", name="HK$100", product__name="PSN card", low_stock_threshold=10
     )
     vault.card_keys_import(sku=sku, content="A1\nA2", source="paste", actor_email="a@hq.test")
-    alert = StockAlert.objects.create(sku=sku, available=1, threshold=10)
+    alert = StockAlert.objects.get(sku=sku, resolved_at__isnull=True)  # opened by the import
     closed = SkuFactory(code="closed-1")
     StockAlert.objects.create(sku=closed, available=0, threshold=5, resolved_at=timezone.now())
 
