@@ -44,9 +44,10 @@ from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 from functools import cache, cached_property
 from itertools import pairwise
 
+from shared.ledger.money import CURRENCY_EXPONENTS
 from tenants.pricing.models import MarkupKind, Rounding
 
-CURRENCY_EXPONENTS: Mapping[str, int] = {"CNY": 2, "USD": 2, "EUR": 2, "JPY": 0, "KRW": 0}
+# Prices of a currency the ledger does not list yet are shown at cent precision.
 DEFAULT_CURRENCY_EXPONENT = 2
 CURRENCY_SYMBOLS: Mapping[str, str] = {
     "CNY": "¥",
