@@ -53,6 +53,16 @@ class ChainLink:
 
 
 @dataclass(frozen=True)
+class Supply:
+    """Units of a sale that one supplier provided, at its unit cost (a card-key order may
+    take keys imported from several suppliers)."""
+
+    supplier: Supplier
+    quantity: int
+    unit_cost: Decimal
+
+
+@dataclass(frozen=True)
 class Share:
     party: ShareParty
     amount: Decimal
@@ -65,13 +75,16 @@ def sale_shares(
     amount_paid: Decimal,
     quantity: int,
     chain: Sequence[ChainLink],
-    supplier: Supplier,
-    supplier_unit_cost: Decimal,
+    supplier: Supplier | None = None,
+    supplier_unit_cost: Decimal | None = None,
+    supply: Sequence[Supply] = (),
     commission: Decimal = Decimal("0"),
 ) -> list[Share]:
-    """Every party's share of a sale (pure; sums exactly to amount_paid)."""
-    if quantity < 1:
-        raise LedgerError("The quantity must be at least 1.")
+    """Every party's share of a sale (pure; sums exactly to amount_paid).
+
+    The supplier side is either one `supplier` at `supplier_unit_cost` for every unit, or
+    `supply`: the units each supplier provided (their quantities sum to `quantity`)."""
+    supply = _supply_of(quantity, supplier, supplier_unit_cost, supply)
     if not chain:
         raise LedgerError("A sale needs the chain of sites that sold it.")
     if amount_paid <= 0:
@@ -94,12 +107,37 @@ def sale_shares(
                 site=ancestor.site,
             )
         )
-    shares.append(Share(ShareParty.HQ, quantity * (chain[0].unit_cost - supplier_unit_cost)))
-    shares.append(Share(ShareParty.SUPPLIER, quantity * supplier_unit_cost, supplier=supplier))
+    supplier_total = sum((part.quantity * part.unit_cost for part in supply), start=Decimal(0))
+    shares.append(Share(ShareParty.HQ, quantity * chain[0].unit_cost - supplier_total))
+    shares.extend(
+        Share(ShareParty.SUPPLIER, part.quantity * part.unit_cost, supplier=part.supplier)
+        for part in supply
+    )
     if commission:
         shares.append(Share(ShareParty.COMMISSION, commission, site=seller.site))
     assert sum((s.amount for s in shares), start=Decimal(0)) == amount_paid
     return shares
+
+
+def _supply_of(
+    quantity: int,
+    supplier: Supplier | None,
+    unit_cost: Decimal | None,
+    supply: Sequence[Supply],
+) -> list[Supply]:
+    if quantity < 1:
+        raise LedgerError("The quantity must be at least 1.")
+    if supply:
+        if supplier is not None or unit_cost is not None:
+            raise LedgerError("Give either one supplier and its unit cost, or the supply.")
+        if sum(part.quantity for part in supply) != quantity:
+            raise LedgerError("The supply's quantities must add up to the quantity sold.")
+        if any(part.quantity < 1 or part.unit_cost < 0 for part in supply):
+            raise LedgerError("A supplier's quantity must be positive, its cost not negative.")
+        return list(supply)
+    if supplier is None or unit_cost is None:
+        raise LedgerError("A sale needs its supplier and the supplier's unit cost.")
+    return [Supply(supplier, quantity, unit_cost)]
 
 
 def _share_account(share: Share, currency: str) -> Account:
@@ -121,24 +159,29 @@ def settle_sale(
     amount_paid: Decimal,
     quantity: int,
     chain: Sequence[ChainLink],
-    supplier: Supplier,
-    supplier_unit_cost: Decimal,
     paid_from: Account,
+    supplier: Supplier | None = None,
+    supplier_unit_cost: Decimal | None = None,
+    supply: Sequence[Supply] = (),
     fee: Decimal = Decimal("0"),
     commission: Decimal = Decimal("0"),
     confirm_after: datetime | None = None,
 ) -> Settlement:
     """Record a paid sale once: every share, in one balanced transaction (idempotent on
     `sale_key`). `paid_from` is the payment clearing account, or the site's wallet mirror for a
-    wallet payment."""
+    wallet payment. The supplier side is one `supplier` at `supplier_unit_cost`, or `supply`
+    (see `sale_shares`)."""
     if chain[-1].site.pk != site.pk:
         raise LedgerError("The chain must end at the selling site.")
     try:
-        amounts = [exact(v, currency) for v in (amount_paid, fee, commission, supplier_unit_cost)]
+        amount_paid, fee, commission = (exact(v, currency) for v in (amount_paid, fee, commission))
         chain = [ChainLink(link.site, exact(link.unit_cost, currency)) for link in chain]
+        supply = [
+            Supply(part.supplier, part.quantity, exact(part.unit_cost, currency))
+            for part in _supply_of(quantity, supplier, supplier_unit_cost, supply)
+        ]
     except MoneyError as exc:
         raise LedgerError(str(exc)) from exc
-    amount_paid, fee, commission, supplier_unit_cost = amounts
     if paid_from.currency != currency:
         raise LedgerError("The payment account is in another currency.")
     if fee < 0 or fee > amount_paid:
@@ -147,8 +190,7 @@ def settle_sale(
         amount_paid=amount_paid,
         quantity=quantity,
         chain=chain,
-        supplier=supplier,
-        supplier_unit_cost=supplier_unit_cost,
+        supply=supply,
         commission=commission,
     )
     with transaction.atomic():

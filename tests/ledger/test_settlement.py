@@ -16,6 +16,7 @@ from shared.ledger.models import AccountKind, Settlement, Transaction
 from shared.ledger.services import LedgerError, account_balance, account_get, ledger_verify
 from shared.ledger.settlement import (
     ChainLink,
+    Supply,
     allocate,
     sale_shares,
     settle_sale,
@@ -75,6 +76,54 @@ def test_sale_on_depth_three_site_settles_every_party(
     assert _balance(AccountKind.PAYMENT_CLEARING) == D("35.78")
     assert _balance(AccountKind.FEES) == D("0.22")
     assert ledger_verify() == []
+
+
+def test_keys_from_two_suppliers_owe_each_its_own_cost(
+    chain_sites: list[Site], supplier: Supplier
+) -> None:
+    root, _, _ = chain_sites
+    other = Supplier.objects.create(name="Second Stock Co", kind="card_stock")
+    settle_sale(
+        sale_key="root:two-suppliers",
+        site=root,
+        currency="CNY",
+        amount_paid=D("30.00"),
+        quantity=3,
+        chain=[ChainLink(root, D("9.00"))],
+        supply=[Supply(supplier, 2, D("8.00")), Supply(other, 1, D("7.50"))],
+        paid_from=account_get(kind=AccountKind.PAYMENT_CLEARING, currency="CNY"),
+    )
+    assert _balance(AccountKind.SUPPLIER_PAYABLE, supplier=supplier) == D("16.00")
+    assert _balance(AccountKind.SUPPLIER_PAYABLE, supplier=other) == D("7.50")
+    assert _balance(AccountKind.HQ_REVENUE) == D("3.50")  # 27.00 - 23.50
+    assert _balance(AccountKind.SITE_PENDING, root) == D("3.00")
+    assert ledger_verify() == []
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"supply": [Supply(Supplier(name="x"), 2, D("1"))]}, "add up to the quantity"),
+        ({}, "needs its supplier"),
+    ],
+)
+def test_supply_that_does_not_match_the_sale_is_refused(
+    chain_sites: list[Site], extra: dict, message: str
+) -> None:
+    root, _, _ = chain_sites
+    before = Transaction.objects.count()
+    with pytest.raises(LedgerError, match=message):
+        settle_sale(
+            sale_key="root:bad-supply",
+            site=root,
+            currency="CNY",
+            amount_paid=D("30.00"),
+            quantity=3,
+            chain=[ChainLink(root, D("9.00"))],
+            paid_from=account_get(kind=AccountKind.PAYMENT_CLEARING, currency="CNY"),
+            **extra,
+        )
+    assert Transaction.objects.count() == before
 
 
 def test_settle_is_idempotent(chain_sites: list[Site], supplier: Supplier) -> None:
