@@ -87,6 +87,7 @@ SHARED_APPS = [
     "shared.vault",
     "shared.ledger",
     "shared.payouts",
+    "shared.payments",
     "shared.hq",
 ]
 
@@ -97,6 +98,7 @@ TENANT_APPS = [
     "tenants.pricing",
     "tenants.console",
     "tenants.wallets",
+    "tenants.orders",
 ]
 
 INSTALLED_APPS = list(SHARED_APPS) + [a for a in TENANT_APPS if a not in SHARED_APPS]

@@ -8,6 +8,9 @@ from drf_spectacular.views import SpectacularAPIView
 
 urlpatterns = [
     path("", include("tenants.storefront.urls")),
+    path("", include("tenants.orders.urls")),
+    path("account/", include("tenants.members.urls")),
+    path("pay/", include("shared.payments.site_urls")),
     path("accounts/", include("allauth.urls")),
     path("console/", include("tenants.console.urls")),
     path("i18n/setlang/", set_language, name="set_language"),

@@ -1,0 +1,5 @@
+"""The member's own pages on a site: wallet, commission, referrals, orders."""
+
+app_name = "account"
+
+urlpatterns: list = []
