@@ -413,6 +413,21 @@ class PriceChain:
             )
         return amount
 
+    def costs(self, sku: SkuFacts) -> tuple[Decimal, ...]:
+        """What each site of the chain pays its parent for one unit, root first (the last is
+        `cost`): the unit costs settlement splits a sale by."""
+        amount = money_round(sku.hq_price, currency=sku.currency, floor=sku.hq_price)
+        costs = [amount]
+        sku_id, categories = sku.sku_id, sku.categories
+        for book, tier_id, who, site in self._links:
+            rule = book.best(sku_id=sku_id, categories=categories, tier_id=tier_id)
+            if rule is not None:
+                amount = self._markup(
+                    amount, rule, sku, None, code=StepCode.WHOLESALE, who=who, site=site, missing=""
+                )
+            costs.append(amount)
+        return tuple(costs)
+
     @cached_property
     def _links(self) -> tuple[tuple[RuleBook, int, str, str], ...]:
         """For each parent and child: the parent's wholesale rules, the child's tier, and the

@@ -43,6 +43,7 @@ from django.utils import timezone
 from django_tenants.utils import quote_schema_name
 
 from shared.catalog.models import Category, ListingStatus, PriceTier, Product, Sku
+from shared.ledger.settlement import ChainLink
 from shared.sites.models import Site
 from tenants.pricing.engine import (
     ChainSite,
@@ -120,6 +121,17 @@ def cost_price_for(*, site: Site, sku: Sku | int) -> Decimal:
     """What `site` pays its parent (HQ for a main site) for one unit of `sku`."""
     chain = _price_chain(site)
     return chain.cost(_one_sku(chain, sku, site=site))
+
+
+def sale_chain_for(*, site: Site, sku: Sku | int) -> list[ChainLink]:
+    """The chain of sites selling `sku` on `site`, root first, each with the unit cost it pays
+    its parent: what `settle_sale(chain=...)` splits a sale by."""
+    chain = _price_chain(site)
+    costs = chain.costs(_one_sku(chain, sku, site=site))
+    sites = Site.objects.in_bulk([link.site_id for link in chain.sites])
+    return [
+        ChainLink(sites[link.site_id], cost) for link, cost in zip(chain.sites, costs, strict=True)
+    ]
 
 
 def wholesale_price_for(*, site: Site, child_tier: PriceTier | None, sku: Sku | int) -> Decimal:

@@ -27,6 +27,7 @@ from tenants.pricing.selectors import (
     price_explanation,
     prices_for,
     product_display,
+    sale_chain_for,
     visible_products,
     wholesale_price_for,
 )
@@ -277,6 +278,17 @@ def test_cost_and_wholesale_agree_down_the_chain(depth5: list[Site], catalog: Ca
             child_cost
         )
         assert child_cost >= cost_price_for(site=parent, sku=catalog.card_500)
+
+
+def test_sale_chain_gives_each_sites_own_cost_root_first(
+    depth5: list[Site], catalog: Catalog
+) -> None:
+    links = sale_chain_for(site=depth5[-1], sku=catalog.card_500)
+    assert [link.site.pk for link in links] == [site.pk for site in depth5]
+    assert [link.unit_cost for link in links] == [
+        cost_price_for(site=site, sku=catalog.card_500) for site in depth5
+    ]
+    assert len({link.unit_cost for link in links}) > 1  # the tree's rules mark it up
 
 
 # --- Queries and the cache -----------------------------------------------------------------
