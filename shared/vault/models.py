@@ -52,19 +52,38 @@ class CardKeyStatus(models.TextChoices):
 
 
 class CardKey(models.Model):
+    # A key's SKU and supplier are its import batch's. The database holds every key to that
+    # once per INSERT statement instead of once per row (migration 0004): a statement trigger
+    # finds each distinct (batch, sku, supplier) of the inserted rows among the batches
+    # (whose own foreign keys hold the SKU and supplier); a key's batch, SKU and supplier
+    # never change; a batch is deleted only once it holds no key, and never moves to another
+    # SKU or supplier. Per-row foreign-key checks cost a million-key import nearly as much as
+    # writing the keys, so these three relations carry no constraint of their own
+    # (db_constraint=False) while the database still guards them.
     # Lookups by SKU use the composite unique (sku, fingerprint) and available-key indexes;
     # a separate single-column index would only slow imports down.
-    sku = models.ForeignKey(Sku, on_delete=models.PROTECT, related_name="card_keys", db_index=False)
-    supplier = models.ForeignKey(
-        Supplier, null=True, blank=True, on_delete=models.PROTECT, related_name="card_keys"
+    sku = models.ForeignKey(
+        Sku,
+        on_delete=models.PROTECT,
+        related_name="card_keys",
+        db_index=False,
+        db_constraint=False,  # held through the batch, see above
     )
-    batch = models.ForeignKey(
-        ImportBatch,
+    supplier = models.ForeignKey(
+        Supplier,
         null=True,
         blank=True,
         on_delete=models.PROTECT,
+        related_name="card_keys",
+        db_index=False,  # card_key_supplier_idx, keys without a supplier left out
+        db_constraint=False,  # held through the batch, see above
+    )
+    batch = models.ForeignKey(
+        ImportBatch,
+        on_delete=models.PROTECT,
         related_name="keys",
         db_index=False,  # covered by card_key_batch_idx (batch, status)
+        db_constraint=False,  # checked per statement, see above
     )
     ciphertext = models.BinaryField()
     key_id = models.CharField(max_length=16)
@@ -108,6 +127,11 @@ class CardKey(models.Model):
                 name="card_key_order_idx",
             ),
             models.Index(fields=["batch", "status"], name="card_key_batch_idx"),
+            models.Index(
+                fields=["supplier"],
+                condition=Q(supplier__isnull=False),
+                name="card_key_supplier_idx",
+            ),
         ]
 
     def __str__(self) -> str:

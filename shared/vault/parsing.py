@@ -156,12 +156,17 @@ def _fields(value: str, *, check_controls: bool = True) -> list[str] | str:
 
 def _split_explicit(value: str) -> list[str] | str:
     """Fields of a value holding `----`, `|` or a comma; an empty one makes it malformed."""
-    value = _DASHES.sub(_MARK, value) if "-----" in value else value.replace("----", _MARK)
-    for separator in _EXPLICIT_SEPARATORS:
-        value = value.replace(separator, _MARK)
-    parts = value.split(_MARK)
+    if "-----" in value or "|" in value or "," in value or "\uff0c" in value:
+        value = _DASHES.sub(_MARK, value) if "-----" in value else value.replace("----", _MARK)
+        for separator in _EXPLICIT_SEPARATORS:
+            value = value.replace(separator, _MARK)
+        parts = value.split(_MARK)
+    else:  # only `----`, the usual card----password line
+        parts = value.split("----")
     while parts and not parts[-1].strip():  # trailing separators, as spreadsheets often export
         parts.pop()
+    if not parts:  # nothing but separators
+        return EMPTY_FIELD
     fields: list[str] = []
     for part in parts:
         words = part.split()
@@ -177,15 +182,36 @@ def parse_text(text: str) -> ParsedImport:
     text = _normalise_newlines(text)
     # One scan of the whole text; lines are checked one by one only if it finds something.
     check_controls = _CONTROL_IN_TEXT.search(text) is not None
+    # `ParsedImport._add` and the plain case of `_fields`, inlined: this loop runs once per
+    # line of imports of millions of lines.
+    seen, keys, key_lines = parsed._seen, parsed.keys, parsed.key_lines
+    malformed, duplicates = parsed.malformed, parsed.duplicate_lines
     for number, raw_line in enumerate(text.split("\n"), start=1):
         line = raw_line.strip()
         if not line:
             continue
-        fields = _fields(line, check_controls=check_controls)
-        if isinstance(fields, str):
-            parsed.malformed.append((number, fields))
+        if check_controls or len(line) > MAX_LINE_LENGTH or "," in line or "|" in line:
+            fields = _fields(line, check_controls=check_controls)
+        elif "----" in line or "\uff0c" in line:
+            fields = _split_explicit(line)
         else:
-            parsed._add(number, fields)
+            fields = line.split()
+        if isinstance(fields, str):
+            malformed.append((number, fields))
+            continue
+        if len(fields) == 1:
+            key = fields[0]
+        elif len(fields) == 2:
+            key = fields[0] + " " + fields[1]
+        else:
+            malformed.append((number, TOO_MANY_FIELDS))
+            continue
+        if key in seen:
+            duplicates.append(number)
+        else:
+            seen.add(key)
+            keys.append(key)
+            key_lines.append(number)
     return parsed
 
 

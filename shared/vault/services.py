@@ -38,7 +38,7 @@ from shared.vault.models import (
     KeyExport,
     KeyReveal,
 )
-from shared.vault.sealing import Fingerprinter, encrypt_many
+from shared.vault.sealing import KEY_ROW_COLUMNS, Fingerprinter, key_rows_copy
 
 logger = logging.getLogger(__name__)
 
@@ -102,10 +102,11 @@ def card_keys_import(
 ) -> ImportBatch:
     """Encrypt and store the keys of one import (see `parsing` for formats) as a batch.
 
-    Keys are canonicalised, fingerprinted and encrypted under the active vault key, COPYed into
-    a temporary staging table, then inserted with `ON CONFLICT (sku_id, fingerprint) DO
-    NOTHING`. With `deduplicate` (the default) a key already in the vault for this SKU, or
-    repeated within the import, is skipped and reported; without it, any duplicate refuses the
+    Keys are canonicalised, de-duplicated within the import, looked up by fingerprint among the
+    SKU's stored keys, then encrypted under the active vault key and COPYed straight into the
+    key table (see `_keys_insert`; the unique (sku, fingerprint) constraint still guards it).
+    With `deduplicate` (the default) a key already in the vault for this SKU, or repeated
+    within the import, is skipped and reported; without it, any duplicate refuses the
     whole import (ValidationError) and nothing is written. Malformed lines are skipped and
     reported either way, by line number and reason only. The batch, its keys and the SKU's
     stock counter commit together.
@@ -169,11 +170,7 @@ _IMPORT_LOCK_CLASS = 0x7661  # "va"
 _EXISTING_FINGERPRINTS = (
     "SELECT fingerprint FROM vault_cardkey WHERE sku_id = %s AND fingerprint = ANY(%s)"
 )
-_KEYS_COPY = (
-    "COPY vault_cardkey "
-    "(sku_id, supplier_id, batch_id, ciphertext, key_id, fingerprint, status, created_at) "
-    "FROM STDIN (FORMAT BINARY)"
-)
+_KEYS_COPY = f"COPY vault_cardkey ({KEY_ROW_COLUMNS}) FROM STDIN (FORMAT BINARY)"
 _LOOKUP_CHUNK = 20_000
 
 
@@ -182,33 +179,42 @@ def _keys_insert(
 ) -> tuple[int, list[int], int]:
     """Insert the batch's new keys: (inserted, first existing-duplicate lines, count).
 
-    Fingerprints are computed first; keys already in the vault for this SKU are looked up by
-    fingerprint and skipped, and only the new ones are encrypted and COPYed straight into the
-    table (binary COPY: ciphertexts and fingerprints travel as raw bytes).
+    If the SKU already has keys, every key is fingerprinted first and those already in the
+    vault are looked up by fingerprint and skipped. The new keys are then fingerprinted (for
+    a SKU's first import, only now), encrypted and COPYed straight into the table in the
+    file's order, as binary COPY data built by `sealing.key_rows_copy` a chunk at a time: the
+    client seals the next chunk while the server stores the previous one.
     """
     ring = crypto.keyring()
     cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_IMPORT_LOCK_CLASS, batch.sku_id])
-    fingerprint = Fingerprinter(ring.fingerprint_key)
     datas = [key.encode() for key in keys]
-    fingerprints = [fingerprint(data) for data in datas]
-    existing: set[bytes] = set()
+    fingerprints: list[bytes] | None = None
+    existing_all: list[int] = []
     if CardKey.objects.filter(sku_id=batch.sku_id).exists():
+        fingerprints = list(map(Fingerprinter(ring.fingerprint_key), datas))
+        existing: set[bytes] = set()
         for start in range(0, len(fingerprints), _LOOKUP_CHUNK):
             chunk = fingerprints[start : start + _LOOKUP_CHUNK]
             cursor.execute(_EXISTING_FINGERPRINTS, [batch.sku_id, chunk])
             existing.update(bytes(row[0]) for row in cursor.fetchall())
-    fresh = [i for i, fp in enumerate(fingerprints) if fp not in existing]
-    existing_all = [lines[i] for i, fp in enumerate(fingerprints) if fp in existing]
-    row_prefix = (batch.sku_id, batch.supplier_id, batch.pk)
-    row_suffix = ("available", batch.created_at)
-    key_id = ring.active_key_id
+        if existing:
+            existing_all = [lines[i] for i, fp in enumerate(fingerprints) if fp in existing]
+            fresh = [i for i, fp in enumerate(fingerprints) if fp not in existing]
+            datas = [datas[i] for i in fresh]
+            fingerprints = [fingerprints[i] for i in fresh]
     with cursor.copy(_KEYS_COPY) as copy:
-        copy.set_types(["int8", "int8", "int8", "bytea", "text", "bytea", "text", "timestamptz"])
-        write = copy.write_row
-        sealed = encrypt_many((datas[i] for i in fresh), ring=ring)
-        for i, ciphertext in zip(fresh, sealed, strict=True):
-            write((*row_prefix, ciphertext, key_id, fingerprints[i], *row_suffix))
-    return len(fresh), existing_all[:REPORT_LIMIT], len(existing_all)
+        for data in key_rows_copy(
+            datas,
+            fingerprints=fingerprints,
+            ring=ring,
+            sku_id=batch.sku_id,
+            supplier_id=batch.supplier_id,
+            batch_id=batch.pk,
+            status=CardKeyStatus.AVAILABLE,
+            created_at=batch.created_at,
+        ):
+            copy.write(data)
+    return len(datas), existing_all[:REPORT_LIMIT], len(existing_all)
 
 
 def _import_report(parsed: parsing.ParsedImport, existing_lines: list[int]) -> list[dict]:

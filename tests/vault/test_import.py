@@ -236,3 +236,17 @@ def test_seal_many_matches_crypto_byte_for_byte() -> None:
 @given(key=st.binary(min_size=0, max_size=200), message=st.binary(max_size=300))
 def test_fingerprinter_is_hmac_sha256(key: bytes, message: bytes) -> None:
     assert Fingerprinter(key)(message) == hmac.new(key, message, hashlib.sha256).digest()
+
+
+def test_any_utf8_key_survives_the_binary_copy(sku: Sku, import_keys: ImportKeys) -> None:
+    secrets = ["卡密-中文-密码", "x", "Ünïcødé 🎁", "9" * 16 + " " + "p" * 495]
+    batch = import_keys(sku, secrets)
+    assert batch.accepted == len(secrets)
+    rows = _raw_rows(batch)
+    assert [fingerprint for _, fingerprint, _ in rows] == [crypto.fingerprint(s) for s in secrets]
+    assert [crypto.decrypt(c, key_id) for c, _, key_id in rows] == secrets
+    created = set(CardKey.objects.filter(batch=batch).values_list("created_at", flat=True))
+    assert created == {batch.created_at}
+    assert set(CardKey.objects.filter(batch=batch).values_list("status", "supplier_id")) == {
+        ("available", None)
+    }

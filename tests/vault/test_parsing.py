@@ -262,3 +262,17 @@ def test_csv_gives_the_same_keys_as_text(entries: list[tuple[str, str | None]]) 
         number if password is None else f"{number}----{password}" for number, password in entries
     )
     assert parsing.parse_csv(buffer.getvalue()).keys == parsing.parse_text(text).keys
+
+
+@pytest.mark.parametrize(
+    ("source", "line"),
+    [
+        *[("paste", line) for line in ["----", "|", ",,", "\uff0c", "-----|,", "---- | ----"]],
+        # A CSV row of commas only is a row of empty cells, skipped like a blank line.
+        *[("csv", line) for line in ["----", "|", "\uff0c", "-----|,"]],
+    ],
+)
+def test_a_line_of_only_separators_is_an_empty_field(source: str, line: str) -> None:
+    parsed = parse_import(f"KEY-1\n{line}\nKEY-2", source=source)
+    assert parsed.keys == ["KEY-1", "KEY-2"]
+    assert parsed.malformed == [(2, "empty_field")]
