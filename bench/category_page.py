@@ -1,4 +1,4 @@
-"""Category page benchmark: pricing 500 SKUs for a member of a site five levels deep.
+"""Category page benchmark: a category of 500 SKUs on a depth-5 site, priced for a member.
 
 The test bed is a chain of five sites, each with wholesale rules (default, category, tier and
 per-SKU) and retail rules, the middle one on another tier, and a member level with a discount
@@ -7,11 +7,13 @@ with HQ prices in two tiers. It times:
 - `prices_for(site=depth-5 site, skus=500, member_level=...)`: `cold` with empty caches (every
   schema's rules read from PostgreSQL), `from_django_cache` (a process that has not read the
   rule sets yet, Redis has them), `warm` (the rule sets in the process), and the very first call;
-- the same 500 prices for the main site (depth 1) in the same run, as the baseline, and for
-  both the 120 SKUs of one storefront page (24 products);
+- the same 500 prices for the main site (depth 1) in the same run, as the baseline;
 - the storefront's category page (`storefront:category`) through Django's test client on the
-  depth-5 site's host, for a guest and for a member, when the storefront has that page.
-Target: a p50 under 50 ms of server time, warm, for `prices_for` and for the page.
+  depth-5 site's host, for a guest and for a member on the level. A category page lists up to
+  100 products, so this page shows all 500 SKUs with their prices and stock; the run checks
+  that it does (`skus_on_page`) rather than trusting it.
+Target: a p50 under 50 ms of server time, warm, for `prices_for` and for the page. Each timing
+also gives its p99 (with `n` samples, the p99 of a small run is close to its maximum).
 """
 
 from __future__ import annotations
@@ -23,13 +25,13 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from bench.database import bench_database, summary
+from bench.database import bench_database, percentile
+from bench.database import summary as _summary
 
 TARGET_P50_MS = 50.0
 PRODUCTS, SKUS_PER_PRODUCT = 100, 5
-PAGE_SKUS = 120  # one storefront page: 24 products of 5 SKUs
-RUNS = {"cold": 15, "warm": 60, "page": 30}
-QUICK_RUNS = {"cold": 3, "warm": 10, "page": 5}
+RUNS = {"cold": 15, "warm": 100, "page": 100}
+QUICK_RUNS = {"cold": 3, "warm": 10, "page": 10}
 
 
 def run(*, quick: bool = False) -> dict[str, Any]:
@@ -55,6 +57,7 @@ def run(*, quick: bool = False) -> dict[str, Any]:
         "benchmark": "category_page",
         "unit": "milliseconds of server time per call / request",
         "skus": PRODUCTS * SKUS_PER_PRODUCT,
+        "headline": _headline(deep, page),
         "prices_for": {"depth_5": deep, "depth_1_baseline": shallow},
         "depth_5_over_depth_1": {
             "cold_p50": round(deep["cold"]["p50_ms"] / shallow["cold"]["p50_ms"], 2),
@@ -68,6 +71,31 @@ def run(*, quick: bool = False) -> dict[str, Any]:
         "targets": {"warm_p50_ms_below": TARGET_P50_MS},
         "targets_met": met,
     }
+
+
+def _headline(deep: dict[str, Any], page: dict[str, Any]) -> dict[str, Any]:
+    """The figures the target is about, from this run: warm p50/p99 and queries."""
+    figures: dict[str, Any] = {
+        "prices_for_500_skus_depth_5": {
+            "warm_p50_ms": deep["warm"]["p50_ms"],
+            "warm_p99_ms": deep["warm"]["p99_ms"],
+            "queries": deep["queries"]["warm"],
+        }
+    }
+    for who in ("guest", "member"):
+        if who in page:
+            figures[f"page_{who}"] = {
+                "warm_p50_ms": page[who]["warm"]["p50_ms"],
+                "warm_p99_ms": page[who]["warm"]["p99_ms"],
+                "cpu_p50_ms": page[who]["warm_cpu_of_this_process"]["p50_ms"],
+                "queries": page[who]["queries_warm"],
+                "skus_on_page": page[who]["skus_on_page"],
+            }
+    return figures
+
+
+def summary(values_ms: list[float]) -> dict[str, float | int]:
+    return {**_summary(values_ms), "p99_ms": round(percentile(values_ms, 0.99), 2)}
 
 
 def _timed(fn: Callable[[], Any]) -> float:
@@ -226,10 +254,6 @@ def _measure_prices(bed: dict[str, Any], site: Any, runs: dict[str, int]) -> dic
             shared.append(_timed(call))
         warm = [_timed(call) for _ in range(runs["warm"])]
         warm_cpu = [_cpu_timed(call) for _ in range(runs["warm"])]
-        page = [
-            _timed(lambda: prices_for(site=site, skus=skus[:PAGE_SKUS], member_level=level))
-            for _ in range(runs["warm"])
-        ]
         cold_call()
         queries_cold, queries_warm = _queries(call), _queries(call)
         priced = len(call())
@@ -241,7 +265,6 @@ def _measure_prices(bed: dict[str, Any], site: Any, runs: dict[str, int]) -> dic
         "from_django_cache": summary(shared),
         "warm": summary(warm),
         "warm_cpu_of_this_process": summary(warm_cpu),
-        f"warm_{PAGE_SKUS}_skus": summary(page),
         "queries": {"cold": queries_cold, "warm": queries_warm},
     }
 
@@ -278,6 +301,9 @@ def _measure_page(bed: dict[str, Any], runs: dict[str, int]) -> dict[str, Any]:
         response = client.get(path)
         if response.status_code != 200:
             return {"skipped": f"{path} answered {response.status_code} for a {who}"}
+        shown = response.content.count(b'data-testid="offer"')
+        if shown != len(bed["skus"]):
+            raise AssertionError(f"the page shows {shown} SKUs, not {len(bed['skus'])}")
 
         def get(client: Client = client) -> None:
             client.get(path)
@@ -294,6 +320,7 @@ def _measure_page(bed: dict[str, Any], runs: dict[str, int]) -> dict[str, Any]:
             "warm": summary(warm),
             "warm_cpu_of_this_process": summary(warm_cpu),
             "queries_warm": _queries(get),
+            "skus_on_page": shown,
             "bytes": len(response.content),
         }
     return results

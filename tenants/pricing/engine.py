@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 from functools import cache, cached_property
 from itertools import pairwise
+from typing import Any, NamedTuple
 
 from shared.ledger.money import CURRENCY_EXPONENTS
 from tenants.pricing.models import MarkupKind, Rounding
@@ -284,9 +285,9 @@ class ChainSite:
     rules: SiteRules
 
 
-@dataclass(frozen=True, slots=True)
-class SkuFacts:
-    """What HQ's catalogue says about one SKU, for the chain's root tier."""
+class SkuFacts(NamedTuple):
+    """What HQ's catalogue says about one SKU, for the chain's root tier (a named tuple: a
+    page builds hundreds of them per request)."""
 
     sku_id: int
     code: str
@@ -470,6 +471,8 @@ class PriceChain:
         steps: list[ExplanationStep] | None = None,
     ) -> SkuPrice:
         """Cost, retail and the unit price this buyer pays, on the last site of the chain."""
+        if steps is None:
+            return self._quote(sku, member, quantity)
         currency = sku.currency
         site = self.site
         cost = self.cost(sku, steps)
@@ -518,6 +521,71 @@ class PriceChain:
                     )
                 )
         return SkuPrice(cost=cost, retail=retail, price=price, currency=currency)
+
+    def quote_many(
+        self,
+        skus: Iterable[SkuFacts],
+        *,
+        member: MemberTerms | None = None,
+        quantity: int = 1,
+        memo: dict[tuple[Any, ...], SkuPrice] | None = None,
+    ) -> dict[int, SkuPrice]:
+        """`quote` for many SKUs, by SKU id in the order given: the same prices, each distinct
+        computation done once. A SKU that no rule or quantity tier of the chain names by its id
+        is priced from its HQ price, currency, category chain and member fixed price alone, so
+        SKUs that share those share one computation (a page of cards in a few denominations has
+        few). Every amount comes out of `money_round` in the currency's exponent, so two HQ
+        prices equal in value (10.0, 10.00) give the same result.
+
+        `memo` keeps those computations between calls; it must only ever be given for this same
+        chain (the same sites, tiers and rule sets) and the same member discount and quantity
+        (`tenants.pricing.selectors` keys it so)."""
+        named = self._sku_ids_named
+        fixed = member.fixed_prices if member is not None else {}
+        done: dict[tuple[Any, ...], SkuPrice] = memo if memo is not None else {}
+        prices: dict[int, SkuPrice] = {}
+        for sku in skus:
+            sku_id = sku.sku_id
+            key = (
+                sku.hq_price,
+                sku.currency,
+                sku.categories,
+                fixed.get(sku_id),
+                sku_id if sku_id in named else None,
+            )
+            price = done.get(key)
+            if price is None:
+                price = done[key] = self._quote(sku, member, quantity)
+            prices[sku_id] = price
+        return prices
+
+    @cached_property
+    def _sku_ids_named(self) -> frozenset[int]:
+        """The SKU ids that a wholesale rule of the chain, or a retail rule or quantity tier of
+        the last site, is scoped to: only for these does the id itself change a price."""
+        books = [link[0] for link in self._links] + [self.site.rules.retail]
+        ids: set[int | None] = {sku_id for book in books for sku_id, _ in book.by_sku}
+        ids.update(key[1] for key in self.site.rules.quantity.by_scope if key[0] == "sku")
+        return frozenset(i for i in ids if i is not None)
+
+    def _quote(self, sku: SkuFacts, member: MemberTerms | None, quantity: int) -> SkuPrice:
+        """`quote` without an explanation: the same steps, without recording them."""
+        currency, sku_id, categories = sku.currency, sku.sku_id, sku.categories
+        cost = money_round(sku.hq_price, currency=currency, floor=sku.hq_price)
+        for book, tier_id, _, _ in self._links:
+            rule = book.best(sku_id=sku_id, categories=categories, tier_id=tier_id)
+            if rule is not None:
+                cost = rule.apply(cost, currency)[1]
+        rules = self.site.rules
+        rule = rules.retail.best(sku_id=sku_id, categories=categories)
+        retail = cost if rule is None else rule.apply(cost, currency)[1]
+        price = retail if member is None else self._member_price(retail, member, sku, None)
+        brk = rules.quantity.best(sku_id=sku_id, categories=categories, quantity=quantity)
+        if brk is not None:
+            price = money_round(
+                price * (HUNDRED - brk.discount_percent) / HUNDRED, currency=currency
+            )
+        return SkuPrice(cost=cost, retail=retail, price=max(price, cost), currency=currency)
 
     def _member_price(
         self,

@@ -3,13 +3,18 @@
 The semantics are in `tenants.pricing.engine`; this module loads the facts for it in a fixed
 number of queries whatever the number of SKUs or the depth of the tree:
 
-1. the site and its ancestors, with their tiers (one query on the public `Site` table);
-2. every price tier (one small query);
-3. the pricing token of every schema in the chain (one `UNION ALL` across those schemas);
-4. each schema's rule set, by (site id, token): from this process's memory, else from Django's
+1. the site and its ancestors with their tiers, and every price tier (one statement on the
+   public `Site` and `PriceTier` tables);
+2. the pricing token of every schema in the chain (one `UNION ALL` across those schemas);
+3. each schema's rule set, by (site id, token): from this process's memory, else from Django's
    cache, else read for all the missing schemas in one `UNION ALL` (and cached in both);
-5. HQ's tier prices, currencies and categories of the SKUs (with a member level's fixed prices,
-   joined from the site's schema), then the chains of those few categories up the tree.
+4. HQ's tier prices, currencies and categories of the SKUs (with a member level's fixed prices,
+   joined from the site's schema), and the chains of those few categories up the tree, in one
+   statement.
+
+Three statements when the rule sets are in memory, whatever the number of SKUs. The engine
+then prices the SKUs as a batch (`PriceChain.quote_many`), computing once for SKUs that share
+every input of a price.
 
 Every schema is named explicitly (schema-qualified SQL, names quoted by `quote_schema_name`), so
 these reads work from any schema (a storefront request, a Celery task, HQ) without switching the
@@ -66,6 +71,10 @@ DEFAULT_TIER_CODE = "standard"
 # Entries cannot go stale through the services; the timeout bounds a write made without them.
 RULES_CACHE_TIMEOUT = 3600
 LOCAL_RULES_CACHE_SIZE = 2048  # rule sets (one per site of a chain) kept in each process
+# Computed prices kept in each process: memos (chain, member discount, quantity) and entries in
+# each (a memo that fills up starts again).
+LOCAL_QUOTE_MEMOS = 512
+LOCAL_QUOTE_MEMO_ENTRIES = 20_000
 # The "v2" names the shape of the cached objects: change it when engine.SiteRules changes.
 _RULES_CACHE_KEY = "pricing:rules:v2:{site_id}:{token}"
 
@@ -111,10 +120,12 @@ def prices_for(
     chain = _price_chain(site)
     skus_found = _sku_facts(chain, sku_ids, site=site, level=member_level)
     member = _member_terms(member_level, skus_found)
-    return {
-        sku_id: chain.quote(fact, member=member, quantity=quantity)
-        for sku_id, fact in skus_found.facts.items()
-    }
+    return chain.quote_many(
+        skus_found.facts.values(),
+        member=member,
+        quantity=quantity,
+        memo=_quote_memos.get(chain, member, quantity),
+    )
 
 
 def cost_price_for(*, site: Site, sku: Sku | int) -> Decimal:
@@ -172,12 +183,18 @@ def member_level_for(user: AbstractBaseUser | AnonymousUser | None) -> MemberLev
     default level (None if the site has none). Guests (anonymous) have no level."""
     if user is None or not user.is_authenticated:
         return None
-    assignment = (
-        MemberLevelAssignment.objects.select_related("level").filter(user_id=user.pk).first()
-    )
-    if assignment is not None:
-        return assignment.level
-    return MemberLevel.objects.filter(is_default=True).first()
+    return next(iter(MemberLevel.objects.raw(_MEMBER_LEVEL_SQL, [user.pk])), None)
+
+
+# One short statement on every signed-in page: the assigned level if any (it sorts first),
+# else the default one. Written out, as building it with the ORM costs more than running it.
+_MEMBER_LEVEL_SQL = (
+    f"SELECT level.* FROM {MemberLevel._meta.db_table} level "  # noqa: S608
+    f"LEFT JOIN {MemberLevelAssignment._meta.db_table} assigned "
+    "ON assigned.level_id = level.id AND assigned.user_id = %s "
+    "WHERE assigned.id IS NOT NULL OR level.is_default "
+    "ORDER BY assigned.id IS NULL LIMIT 1"
+)
 
 
 # --- Products ------------------------------------------------------------------------------
@@ -250,8 +267,10 @@ class _ChainRow:
 
 
 def _price_chain(site: Site, tiers: dict[int, Tier] | None = None) -> PriceChain:
-    rows = _chain_rows(site)
-    tiers = tiers if tiers is not None else _tiers()
+    if tiers is None:
+        rows, tiers = _chain_rows_and_tiers(site)
+    else:
+        rows = _chain_rows(site)
     rules = _site_rules(rows)
     return PriceChain(
         sites=tuple(
@@ -266,14 +285,38 @@ def _price_chain(site: Site, tiers: dict[int, Tier] | None = None) -> PriceChain
     )
 
 
+_CHAIN_SQL = (
+    "SELECT s.id, s.slug, s.schema_name, s.price_tier_id FROM sites_site s "
+    "JOIN sites_site me ON s.id = ANY(me.path) WHERE me.id = %s ORDER BY s.depth"
+)
+# The chain and every tier in one statement: chain rows first (by depth), then the tiers.
+_CHAIN_AND_TIERS_SQL = """
+SELECT 0, s.depth, s.id, s.slug, s.schema_name, s.price_tier_id
+FROM sites_site s JOIN sites_site me ON s.id = ANY(me.path) WHERE me.id = %s
+UNION ALL
+SELECT 1, t.rank, t.id, t.code, t.name, NULL FROM catalog_pricetier t
+ORDER BY 1, 2, 4
+"""
+
+
 def _chain_rows(site: Site) -> list[_ChainRow]:
     """The site and its ancestors, root first, read fresh (the instance may be partly loaded)."""
-    rows = _fetch(
-        "SELECT s.id, s.slug, s.schema_name, s.price_tier_id FROM sites_site s "
-        "JOIN sites_site me ON s.id = ANY(me.path) WHERE me.id = %s ORDER BY s.depth",
-        [site.pk],
-    )
-    chain = [_ChainRow(*row) for row in rows]
+    return _checked_chain(site, [_ChainRow(*row) for row in _fetch(_CHAIN_SQL, [site.pk])])
+
+
+def _chain_rows_and_tiers(site: Site) -> tuple[list[_ChainRow], dict[int, Tier]]:
+    """`_chain_rows` and `_tiers` in one statement."""
+    chain: list[_ChainRow] = []
+    tiers: list[tuple[int, str, str]] = []
+    for part, _, row_id, code, name, tier_id in _fetch(_CHAIN_AND_TIERS_SQL, [site.pk]):
+        if part == 0:
+            chain.append(_ChainRow(row_id, code, name, tier_id))
+        else:
+            tiers.append((row_id, code, name))
+    return _checked_chain(site, chain), _tiers_in_order(tiers)
+
+
+def _checked_chain(site: Site, chain: list[_ChainRow]) -> list[_ChainRow]:
     if not chain or chain[-1].site_id != site.pk:
         raise Site.DoesNotExist(f"Site {site.pk} has no chain of sites.")
     return chain
@@ -281,7 +324,13 @@ def _chain_rows(site: Site) -> list[_ChainRow]:
 
 def _tiers() -> dict[int, Tier]:
     """Every tier by id, the default one ("standard", else the lowest rank) first."""
-    tiers = list(PriceTier.objects.order_by("rank", "code").values_list("id", "code", "name"))
+    return _tiers_in_order(
+        list(PriceTier.objects.order_by("rank", "code").values_list("id", "code", "name"))
+    )
+
+
+def _tiers_in_order(tiers: list[tuple[int, str, str]]) -> dict[int, Tier]:
+    """Tiers in rank and code order, with the default one moved first."""
     tiers.sort(key=lambda t: t[1] != DEFAULT_TIER_CODE)  # stable: keeps rank order otherwise
     return {t[0]: Tier(*t) for t in tiers}
 
@@ -351,9 +400,59 @@ class _LocalRules:
 _local_rules = _LocalRules(size=LOCAL_RULES_CACHE_SIZE, timeout=RULES_CACHE_TIMEOUT)
 
 
+class _QuoteMemos:
+    """Computed prices kept between `prices_for` calls (`PriceChain.quote_many`'s memo), one
+    memo per chain (its sites and their tiers), member discount and quantity, least recently
+    used first out. A memo belongs to the very rule-set objects it was computed with: when any
+    site of the chain gets another rule set (a new token, or a re-read after the rule-set cache
+    expired), the memo is dropped with them, so it is never staler than the rule sets are. HQ's
+    price, the category chain and the member's fixed price are part of each entry's key, and
+    they are read fresh on every call."""
+
+    def __init__(self, size: int, entries: int) -> None:
+        self.size, self.entries = size, entries
+        self._memos: OrderedDict[tuple[Any, ...], tuple[tuple[SiteRules, ...], dict[Any, Any]]]
+        self._memos = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(
+        self, chain: PriceChain, member: MemberTerms | None, quantity: int
+    ) -> dict[tuple[Any, ...], SkuPrice]:
+        key = (
+            tuple((s.site_id, s.tier.id) for s in chain.sites),
+            None if member is None else member.discount_percent,
+            quantity,
+        )
+        rules = tuple(s.rules for s in chain.sites)
+        with self._lock:
+            found = self._memos.get(key)
+            if (
+                found is not None
+                and all(a is b for a, b in zip(found[0], rules, strict=True))
+                and len(found[1]) < self.entries
+            ):
+                self._memos.move_to_end(key)
+                return found[1]
+            memo: dict[tuple[Any, ...], SkuPrice] = {}
+            self._memos[key] = (rules, memo)
+            self._memos.move_to_end(key)
+            while len(self._memos) > self.size:
+                self._memos.popitem(last=False)
+            return memo
+
+    def clear(self) -> None:
+        with self._lock:
+            self._memos.clear()
+
+
+_quote_memos = _QuoteMemos(size=LOCAL_QUOTE_MEMOS, entries=LOCAL_QUOTE_MEMO_ENTRIES)
+
+
 def local_rules_cache_clear() -> None:
-    """Forget the rule sets this process holds (tests and benchmarks measuring a cold start)."""
+    """Forget the rule sets and computed prices this process holds (tests and benchmarks
+    measuring a cold start)."""
     _local_rules.clear()
+    _quote_memos.clear()
 
 
 def _tokens(rows: Sequence[_ChainRow]) -> dict[int, str]:
@@ -414,28 +513,32 @@ def _load_rules(rows: Sequence[_ChainRow]) -> dict[int, SiteRules]:
 # --- Loading SKUs and members --------------------------------------------------------------
 
 # HQ's price in the root's tier, the currency and the product's category, for every SKU at
-# once; then the chains of the few categories involved (nearest first). Catalogue tables are in
-# the public schema. Ids travel as one array literal: cheaper to send than a list of 500 values.
+# once; then, in the same statement, the chains of the few categories involved (nearest first)
+# as rows of their own (part 1). Catalogue tables are in the public schema. Ids travel as one
+# array literal: cheaper to send than a list of 500 values.
 _SKU_FACTS_SQL = """
-SELECT s.id, s.code, s.currency, tp.price, p.category_id, {level_price}
-FROM catalog_sku s
-JOIN catalog_product p ON p.id = s.product_id
-JOIN catalog_tierprice tp ON tp.sku_id = s.id AND tp.tier_id = %s
-{level_join}
-WHERE s.id = ANY(%s::bigint[])
-"""
-# With a member level, its fixed prices come in the same statement from the site's schema.
-_LEVEL_JOIN = "LEFT JOIN {schema}.pricing_memberlevelprice m ON m.sku_id = s.id AND m.level_id = %s"
-_CATEGORY_CHAINS_SQL = """
-WITH RECURSIVE up (start, id, parent_id, name, lvl) AS (
-    SELECT id, id, parent_id, name, 0 FROM catalog_category WHERE id = ANY(%s::bigint[])
+WITH RECURSIVE facts AS (
+    SELECT s.id, s.code, s.currency, tp.price, p.category_id, {level_price} AS level_price
+    FROM catalog_sku s
+    JOIN catalog_product p ON p.id = s.product_id
+    JOIN catalog_tierprice tp ON tp.sku_id = s.id AND tp.tier_id = %s
+    {level_join}
+    WHERE s.id = ANY(%s::bigint[])
+), up (start, id, parent_id, name, lvl) AS (
+    SELECT id, id, parent_id, name, 0 FROM catalog_category
+    WHERE id IN (SELECT category_id FROM facts)
     UNION ALL
     SELECT up.start, c.id, c.parent_id, c.name, up.lvl + 1
     FROM catalog_category c JOIN up ON c.id = up.parent_id
     WHERE up.lvl < 64
 )
-SELECT start, id, name FROM up ORDER BY start, lvl
+SELECT 0, id, code, currency, price, category_id, level_price, 0 FROM facts
+UNION ALL
+SELECT 1, start, name, NULL, NULL, id, NULL, lvl FROM up
+ORDER BY 1, 2, 8
 """
+# With a member level, its fixed prices come in the same statement from the site's schema.
+_LEVEL_JOIN = "LEFT JOIN {schema}.pricing_memberlevelprice m ON m.sku_id = s.id AND m.level_id = %s"
 
 
 @dataclass(frozen=True)
@@ -455,22 +558,25 @@ def _sku_facts(
         join = _LEVEL_JOIN.format(schema=quote_schema_name(site.schema_name))
         sql = _SKU_FACTS_SQL.format(level_price="m.price", level_join=join)
         params.append(level.pk)
-    rows = _fetch(sql, [*params, _id_array(sku_ids)])
+    rows: list[tuple[Any, ...]] = []
     chains: dict[int, list[int]] = {}
     names: dict[int, str] = {}
-    category_ids = {row[4] for row in rows}
-    if category_ids:
-        for start, category_id, name in _fetch(_CATEGORY_CHAINS_SQL, [_id_array(category_ids)]):
+    for row in _fetch(sql, [*params, _id_array(sku_ids)]):
+        if row[0] == 0:
+            rows.append(row)
+        else:  # a category's chain, nearest first (ordered by level)
+            _, start, name, _, _, category_id, _, _ = row
             chains.setdefault(start, []).append(category_id)
             names[category_id] = name
+    category_chains = {start: tuple(chain) for start, chain in chains.items()}
     by_id = {
-        sku_id: SkuFacts(sku_id, code, currency, price, tuple(chains.get(category_id, ())))
-        for sku_id, code, currency, price, category_id, _ in rows
+        sku_id: SkuFacts(sku_id, code, currency, price, category_chains.get(category_id, ()))
+        for _, sku_id, code, currency, price, category_id, _, _ in rows
     }
     return _Skus(
         facts={i: by_id[i] for i in sku_ids if i in by_id},
         category_names=names,
-        level_prices={row[0]: row[5] for row in rows if row[5] is not None},
+        level_prices={row[1]: row[6] for row in rows if row[6] is not None},
     )
 
 

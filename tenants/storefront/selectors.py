@@ -1,7 +1,7 @@
 """Reads of the storefront: the site's branding and its catalogue as a buyer sees it.
 
-Every page's products go through `product_entries`, which prices all their SKUs with one
-`prices_for` call and reads their stock with one `stock_levels` call, so a page costs the same
+Every page's products go through `product_entries`, which reads their SKUs with their stock
+counters in one query and prices them all with one `prices_for` call, so a page costs the same
 number of queries whatever the number of products on it. Listings page through
 `products_page`, which reads a page and the total in one query.
 """
@@ -11,17 +11,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import NamedTuple
 
 from django.core.exceptions import ValidationError
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, Q, QuerySet, Window
+from django.db import connection
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Window
 from django.http import Http404
 
-from shared.catalog.models import Category, Product, Sku
+from shared.catalog.models import Category, DeliveryKind, Product, Sku
 from shared.catalog.selectors import products_on_sale
 from shared.catalog.topup import InputField, input_fields_parse
 from shared.sites.models import Site
-from shared.vault.selectors import StockStatus, stock_levels, stock_status
+from shared.vault.models import SkuStock
+from shared.vault.selectors import StockStatus, stock_status
 from tenants.pricing.models import MemberLevel, ProductOverride
 from tenants.pricing.selectors import SkuNotPriced, SkuPrice, prices_for
 from tenants.storefront.models import StorefrontSettings
@@ -34,11 +37,21 @@ def storefront_settings() -> StorefrontSettings:
     return StorefrontSettings.objects.filter(singleton=True).first() or StorefrontSettings()
 
 
-@dataclass(frozen=True)
+class ListedSku(NamedTuple):
+    """What a listing shows of a SKU (a page of listings reads these columns, not whole SKUs:
+    building hundreds of model instances would cost more than pricing them)."""
+
+    pk: int
+    product_id: int
+    code: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
 class SkuOffer:
     """A SKU as this site sells it to the current visitor."""
 
-    sku: Sku
+    sku: Sku | ListedSku  # a whole `Sku` on the product page
     price: SkuPrice | None  # None: the site has no price for it (not purchasable here)
     stock: StockStatus  # never the count
     input_fields: list[InputField] = field(default_factory=list)
@@ -77,9 +90,30 @@ def visible_products_on_sale() -> QuerySet[Product]:
     """Products on sale (HQ's rule, `products_on_sale`) that the current site has not hidden,
     as a query, so pages filter and paginate in the database. The hiding rule is the one
     `tenants.pricing.selectors.visible_products` applies to a list; the override table is the
-    current schema's."""
+    current schema's. Each row carries the site's own name and description (`site_name`,
+    `site_description`, None without an override), so listing them needs no other query."""
     hidden = ProductOverride.objects.filter(hidden=True).values("product_id")
-    return products_on_sale().exclude(pk__in=hidden)
+    override = ProductOverride.objects.filter(product_id=OuterRef("pk"))
+    return (
+        products_on_sale()
+        .exclude(pk__in=hidden)
+        .annotate(
+            site_name=Subquery(override.values("display_name")[:1]),
+            site_description=Subquery(override.values("description")[:1]),
+        )
+    )
+
+
+# The SKU columns a listing reads, with the stock counter joined in (`stock_levels` gives the
+# same level in a query of its own: see `_stock`), in the order of the product page's query.
+# Plain SQL: a page reads up to 500 rows, and the ORM's query building and row handling would
+# cost more than the query.
+_LISTED_SKUS_SQL = f"""
+SELECT s.id, s.product_id, s.code, s.name, s.delivery_kind, s.low_stock_threshold, st.available
+FROM {Sku._meta.db_table} s LEFT JOIN {SkuStock._meta.db_table} st ON st.sku_id = s.id
+WHERE s.product_id = ANY(%s::bigint[]) AND s.is_active
+ORDER BY s.product_id, s.sort_order, s.face_value, s.id
+"""  # noqa: S608 - table names from the models
 
 
 def product_entries(
@@ -90,42 +124,87 @@ def product_entries(
     with_input_fields: bool = False,
 ) -> list[ProductEntry]:
     """Products with their active SKUs, this site's prices and stock: a fixed number of queries
-    (overrides, SKUs, prices, stock) whatever the number of products. `with_input_fields` is
-    for the product page; listings show neither a SKU's specs nor its top-up fields, so they
-    are not read (they are JSON, decoded per SKU)."""
+    (SKUs with their stock, then prices) whatever the number of products, plus one for the
+    site's names when the products were not read through `visible_products_on_sale`.
+    `with_input_fields` is for the product page, which shows whole SKUs (specs, top-up fields,
+    limits); listings read only the columns they show."""
     if not products:
         return []
     ids = [p.pk for p in products]
-    overrides = {o.product_id: o for o in ProductOverride.objects.filter(product_id__in=ids)}
-    skus_by_product: dict[int, list[Sku]] = {}
-    skus = Sku.objects.filter(product_id__in=ids, is_active=True).order_by(
-        "product_id", "sort_order", "face_value", "pk"
-    )
-    all_skus = list(skus if with_input_fields else skus.defer("specs", "input_fields"))
-    for sku in all_skus:
-        skus_by_product.setdefault(sku.product_id, []).append(sku)
+    listed: list[tuple[Sku | ListedSku, StockStatus]] = []
+    if with_input_fields:
+        skus = Sku.objects.filter(product_id__in=ids, is_active=True).order_by(
+            "product_id", "sort_order", "face_value", "pk"
+        )
+        for sku in skus.annotate(stock_available=F("stock__available")):
+            listed.append(
+                (
+                    sku,
+                    _stock(
+                        sku.delivery_kind,
+                        sku.stock_available,  # type: ignore[attr-defined]
+                        sku.low_stock_threshold,
+                    ),
+                )
+            )
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(_LISTED_SKUS_SQL, ["{" + ",".join(str(int(i)) for i in ids) + "}"])
+            rows = cursor.fetchall()
+        for pk, product_id, code, name, kind, threshold, available in rows:
+            listed.append(
+                (ListedSku(pk, product_id, code, name), _stock(kind, available, threshold))
+            )
     try:
-        prices = prices_for(site=site, skus=all_skus, member_level=member_level)
+        prices = prices_for(site=site, skus=[s.pk for s, _ in listed], member_level=member_level)
     except SkuNotPriced:  # HQ has no price tiers yet: nothing can be sold
         prices = {}
-    levels = stock_levels([s.pk for s in all_skus])
+    offers_by_product: dict[int, list[SkuOffer]] = {}
+    for sku, stock in listed:
+        offers_by_product.setdefault(sku.product_id, []).append(
+            SkuOffer(
+                sku,
+                prices.get(sku.pk),
+                stock,
+                _input_fields(sku) if with_input_fields else [],  # type: ignore[arg-type]
+            )
+        )
+    names = _site_names(products)
     entries = []
     for product in products:
-        override = overrides.get(product.pk)
-        offers = [
-            SkuOffer(
-                sku=sku,
-                price=prices.get(sku.pk),
-                stock=stock_status(levels.get(sku.pk), sku.low_stock_threshold),
-                input_fields=_input_fields(sku) if with_input_fields else [],
-            )
-            for sku in skus_by_product.get(product.pk, [])
-        ]
         # An empty override field falls back to HQ's text.
-        name = override.display_name if override and override.display_name else product.name
-        description = override.description if override and override.description else ""
-        entries.append(ProductEntry(product, name, description or product.description, offers))
+        name, description = names.get(product.pk, ("", ""))
+        entries.append(
+            ProductEntry(
+                product,
+                name or product.name,
+                description or product.description,
+                offers_by_product.get(product.pk, []),
+            )
+        )
     return entries
+
+
+_CARD_KEY = DeliveryKind.CARD_KEY.value  # a plain str: compared once per listed SKU
+
+
+def _stock(delivery_kind: str, available: int | None, threshold: int) -> StockStatus:
+    """The status `stock_status(stock_levels(...)[sku], threshold)` gives, from the SKU's
+    joined counter: a card-key SKU's counter (0 before any import); others are unlimited."""
+    level = (available or 0) if delivery_kind == _CARD_KEY else None
+    return stock_status(level, threshold)
+
+
+def _site_names(products: Sequence[Product]) -> dict[int, tuple[str, str]]:
+    """The site's name and description of each product (empty: HQ's), from the annotations of
+    `visible_products_on_sale`, else read."""
+    if all(hasattr(p, "site_name") for p in products):
+        return {
+            p.pk: (p.site_name or "", p.site_description or "")  # type: ignore[attr-defined]
+            for p in products
+        }
+    overrides = ProductOverride.objects.filter(product_id__in=[p.pk for p in products])
+    return {o.product_id: (o.display_name, o.description) for o in overrides}
 
 
 def _input_fields(sku: Sku) -> list[InputField]:

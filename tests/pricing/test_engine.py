@@ -21,6 +21,7 @@ from tenants.pricing.engine import (
     RuleBook,
     SiteRules,
     SkuFacts,
+    SkuPrice,
     StepCode,
     Tier,
     currency_exponent,
@@ -339,6 +340,69 @@ def test_rules_outside_a_chain_never_change_its_prices(
         )  # fmt: skip
         for sku in hq[chain.sites[0].tier.id].values():
             assert changed.chain(index).quote(sku) == chain.quote(sku)
+
+
+# SKUs 101-103 may be named by a rule, a quantity tier or a fixed price; 104-112 only by a
+# fixed price. HQ prices are drawn from a few values, some equal in value but not in digits,
+# so many SKUs share an HQ price, a currency and a category, as a page of cards does.
+SHELF_SKU_IDS = tuple(range(101, 113))
+SHELF_PRICES = (D("9.20"), D("9.2"), D("45"), D("45.00"), D("0.01"), D("1234.5"), D("0.405"))
+
+
+@st.composite
+def shelves(draw: st.DrawFn) -> list[SkuFacts]:
+    return [
+        SkuFacts(
+            sku_id=sku_id,
+            code=f"sku-{sku_id}",
+            currency=draw(st.sampled_from(("CNY", "JPY"))),
+            hq_price=draw(st.sampled_from(SHELF_PRICES)),
+            categories=_category_chain(draw(st.sampled_from([3, 4, 5]))),
+        )
+        for sku_id in draw(st.permutations(SHELF_SKU_IDS))
+    ]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    tree=trees(),
+    skus=shelves(),
+    member=st.one_of(
+        st.none(),
+        st.builds(
+            MemberTerms,
+            level_id=st.just(1),
+            name=st.just("Level"),
+            discount_percent=st.sampled_from([D(0), D("5"), D("12.5")]),
+            fixed_prices=st.dictionaries(
+                st.sampled_from(SHELF_SKU_IDS), st.sampled_from(SHELF_PRICES), max_size=4
+            ),
+        ),
+    ),
+    quantity=st.integers(1, 60),
+)
+def test_quote_many_gives_each_sku_its_own_quote(
+    tree: Tree, skus: list[SkuFacts], member: MemberTerms | None, quantity: int
+) -> None:
+    """The batch that pages use shares computations between SKUs: it must give exactly the
+    explained computation's price for every SKU, digits included, in the order asked."""
+    for index in range(len(tree.sites)):
+        chain = tree.chain(index)
+        many = chain.quote_many(skus, member=member, quantity=quantity)
+        assert list(many) == [sku.sku_id for sku in skus]
+        for sku in skus:
+            explained = chain.quote(sku, member=member, quantity=quantity, steps=[])
+            got = many[sku.sku_id]
+            assert got == explained
+            assert [a.as_tuple() for a in (got.cost, got.retail, got.price)] == [
+                a.as_tuple() for a in (explained.cost, explained.retail, explained.price)
+            ]
+        # A memo kept between calls for the same chain, member and quantity changes nothing.
+        memo: dict[tuple[object, ...], SkuPrice] = {}
+        first = chain.quote_many(skus[::2], member=member, quantity=quantity, memo=memo)
+        again = chain.quote_many(skus[::-1], member=member, quantity=quantity, memo=memo)
+        assert first == {s.sku_id: many[s.sku_id] for s in skus[::2]}
+        assert again == {s.sku_id: many[s.sku_id] for s in skus[::-1]}
 
 
 # --- Rule matching, exactly ----------------------------------------------------------------

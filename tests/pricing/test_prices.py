@@ -15,6 +15,7 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from shared.catalog.models import ListingStatus, PriceTier, Product
+from shared.catalog.services import tier_price_set
 from shared.sites.models import Site
 from tenants.pricing.engine import ExplanationStep, SkuPrice
 from tenants.pricing.models import MarkupKind, MemberLevel, Rounding, RuleKind
@@ -36,6 +37,7 @@ from tenants.pricing.services import (
     member_level_assign,
     member_level_create,
     member_level_price_set,
+    member_level_update,
     price_rule_set,
     product_override_set,
     quantity_tier_set,
@@ -303,15 +305,16 @@ def test_prices_for_many_skus_take_a_fixed_number_of_queries(
     cache.clear()
     local_rules_cache_clear()
     Site.objects.exists()  # leaving the site's schema left a search_path to restore: done
-    # chain, tiers, tokens, rules of the 5 schemas, SKUs with member prices, category chains
-    with django_assert_num_queries(6):
+    # chain with the tiers, tokens, rules of the 5 schemas, SKUs with member prices and
+    # category chains
+    with django_assert_num_queries(4):
         cold = prices_for(site=d, skus=skus, member_level=vip)
     # the same, the rule sets now from this process's memory
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(3):
         warm = prices_for(site=d, skus=skus, member_level=vip)
     # a process that has not read them yet: from Django's cache
     local_rules_cache_clear()
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(3):
         shared = prices_for(site=d, skus=skus, member_level=vip)
     assert warm == cold == shared
     assert len(warm) == 4
@@ -327,6 +330,34 @@ def test_a_rule_change_is_seen_at_once_despite_the_cache(
     after = prices_for(site=d, skus=[catalog.card_100])
     # 12.00 → 12.35 → 12.97 ↑ 13.00 → 13.39
     assert after[catalog.card_100.pk] == cny("13.39", "17.00")
+
+
+def test_hq_prices_tiers_and_levels_changes_are_seen_at_once_despite_computed_prices(
+    make_chain: Callable[..., list[Site]], catalog: Catalog
+) -> None:
+    """Computed prices are kept between calls (per chain, rule sets, member discount and
+    quantity), keyed by every other input: HQ's price (which changes no site token), a
+    site's tier and a level's discount all show at once."""
+    (main,) = make_chain(1)
+    rule(main, R, PERCENT, "10", Rounding.NONE)
+    with on_site(main):
+        level = member_level_create(code="m", name="M", discount_percent=D("5"))
+    skus = [catalog.card_100, catalog.card_500]
+
+    def prices() -> dict[int, SkuPrice]:
+        return prices_for(site=main, skus=skus, member_level=level)
+
+    assert prices()[catalog.card_100.pk] == cny("10.00", "11.00", "10.45")
+    assert prices() == prices()  # computed once, then from memory: the same
+    for sku in skus:  # HQ's price list changes in the public schema: no site token moves
+        tier_price_set(tier=catalog.standard, sku=sku, price=D("20.00"))
+    assert prices() == {sku.pk: cny("20.00", "22.00", "20.90") for sku in skus}
+    with on_site(main):
+        level = member_level_update(level=level, discount_percent=D("8"))
+    assert prices() == {sku.pk: cny("20.00", "22.00", "20.24") for sku in skus}
+    set_tier(main, catalog.gold)  # gold: card_100 9.50
+    assert prices()[catalog.card_100.pk] == cny("9.50", "10.45", "9.61")
+    assert prices_for(site=main, skus=skus)[catalog.card_100.pk] == cny("9.50", "10.45")
 
 
 # --- Member levels -------------------------------------------------------------------------
@@ -345,6 +376,26 @@ def test_member_level_for_assigned_default_and_guest(network: Network) -> None:
         assert member_level_for(member) == bronze
         assert member_level_for(AnonymousUser()) is None
         assert member_level_for(None) is None
+
+
+def test_member_level_for_reads_one_query_and_the_sites_own_levels(
+    network: Network, django_assert_num_queries: Any
+) -> None:
+    with on_site(network.alpha):
+        member = get_user_model().objects.get(email="member@alpha.test")
+        member_level_create(code="alpha-base", name="Alpha base", is_default=True)
+        alpha_gold = member_level_create(code="alpha-gold", name="Alpha gold", rank=2)
+        member_level_assign(user=member, level=alpha_gold)
+        with django_assert_num_queries(1):
+            assert member_level_for(member) == alpha_gold
+    with on_site(network.beta):
+        beta_member = get_user_model().objects.get(email="member@beta.test")
+        beta_default = member_level_create(code="beta-base", name="Beta base", is_default=True)
+        with django_assert_num_queries(1):
+            assert member_level_for(beta_member) == beta_default
+        # A user id of alpha's means nothing on beta: beta's default level, never alpha's.
+        found = member_level_for(member)
+        assert found is not None and found.code == "beta-base"
 
 
 # --- Products ------------------------------------------------------------------------------

@@ -4,24 +4,28 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from django.core.paginator import Paginator
 from django.test import Client
+from django.urls import reverse, set_urlconf
 from django_tenants.utils import tenant_context
 from pytest_django import DjangoAssertNumQueries
 
-from shared.catalog.models import DeliveryKind, ListingStatus
+from shared.catalog.models import DeliveryKind, ListingStatus, Sku
 from shared.catalog.services import category_update, product_create, sku_create, tier_price_set
 from shared.sites.models import Site
+from shared.vault.selectors import stock_levels, stock_status
 from tenants.pricing.models import MarkupKind, RuleKind
 from tenants.pricing.services import (
     member_level_create,
     price_rule_set,
     product_override_set,
 )
-from tenants.storefront import selectors
+from tenants.storefront import selectors, views
 from tenants.storefront.services import storefront_settings_update
+from tenants.storefront.templatetags.storefront_tags import product_url
 from tests.conftest import MEMBER_PASSWORD, Network, site_host
 from tests.storefront.catalogue import Catalogue
 from tests.storefront.html import offers, page
@@ -158,9 +162,9 @@ def test_product_page_shows_the_sites_name_description_and_sku_details(
     assert b"Our best &lt;b&gt;seller&lt;/b&gt;." in response.content  # escaped, not markup
     assert doc.find("delivery").text == "Direct top-up to your account"
     assert doc.find("quantity-limits").text == "1 to 100"
-    preview = doc.find("topup-preview")
-    assert "disabled" in preview.attrs
-    assert preview.text == "You will be asked for Game account * Server * Asia Europe"
+    form = doc.find("buy-form")
+    assert "Game account * " in form.text
+    assert "Server * — Asia Europe" in form.text
     # The sibling shows HQ's name.
     beta = site_client(network.beta).get("/p/sf-game-points/")
     assert page(beta.content).find("product-name").text == "Game Points"
@@ -175,7 +179,7 @@ def test_product_page_lists_specs_and_quantity_limits(
     steam_50 = next(o for o in doc.find_all("offer") if o.attrs["data-sku"] == "sf-steam-50")
     assert steam_50.text == (
         "50 Steam Wallet ¥45.00 In stock Face value ¥50.00 Delivery Card key, delivered "
-        "instantly Quantity per order 1 to 5 region CN Ordering opens soon."
+        "instantly Quantity per order 1 to 5 region CN"
     )
 
 
@@ -297,11 +301,11 @@ def test_listing_costs_the_same_queries_whatever_the_number_of_products(
     client = site_client(network.alpha, "member@alpha.test", MEMBER_PASSWORD)
     client.get("/c/sf-games/")  # warm the rule cache
 
-    # Routing 3, session and user 2, member level 2, category tree 1, products 1 (the page
-    # and the total together), overrides 1, SKUs 1, stock 1, branding 1, and one `prices_for`
-    # call (5 or 6 today: chain, tiers, tokens, HQ prices, categories, level prices). Fixed:
-    # see below.
-    with django_assert_max_num_queries(21) as captured:
+    # Routing 3, session and user 2, member level 1, category tree 1, products 1 (the page,
+    # the total and the site's names together), SKUs with their stock 1, branding 1, and one
+    # `prices_for` call (3 warm: chain with tiers, tokens, HQ prices with level prices and
+    # category chains). Fixed: see below.
+    with django_assert_max_num_queries(13) as captured:
         assert len(offers(client.get("/c/sf-games/").content)) == 4
     few = len(captured)
     for n in range(8):
@@ -395,3 +399,85 @@ def test_products_page_reads_the_page_and_the_total_in_one_query(
             page = selectors.products_page(products, "2", per_page=3)
             assert list(page.object_list) == last
             assert (page.paginator.count, page.paginator.num_pages) == (4, 2)
+
+
+def test_listing_stock_is_the_vaults_stock_status(
+    network: Network, catalogue: Catalogue, site_client: SiteClient
+) -> None:
+    """Listings read the stock counter with the SKUs: the status must be the one the vault's
+    own `stock_levels` gives, for every delivery kind (counted, unlimited, never imported)."""
+    with tenant_context(network.alpha):
+        products = list(selectors.visible_products_on_sale())
+        entries = selectors.product_entries(
+            site=network.alpha, products=products, member_level=None
+        )
+        offers_seen = [o for e in entries for o in e.offers]
+        levels = stock_levels([o.sku.pk for o in offers_seen])
+        thresholds = dict(
+            Sku.objects.filter(pk__in=levels).values_list("pk", "low_stock_threshold")
+        )
+    assert {o.sku.code: o.stock for o in offers_seen} == {
+        "sf-steam-50": "in_stock",
+        "sf-steam-100": "low",
+        "sf-points-10": "in_stock",
+        "sf-phone-30": "sold_out",
+        "sf-gem-1": "in_stock",
+    }
+    for offer in offers_seen:
+        assert offer.stock == stock_status(levels[offer.sku.pk], thresholds[offer.sku.pk])
+
+
+def test_category_page_lists_a_page_of_products_and_links_the_next(
+    network: Network,
+    catalogue: Catalogue,
+    site_client: SiteClient,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(views, "CATEGORY_PAGE_SIZE", 2)
+    client = site_client(network.alpha)
+
+    first = client.get("/c/sf-games/")
+    second = client.get("/c/sf-games/", {"page": "2"})
+
+    def listed(response: Any) -> list[str]:
+        return [e.attrs["data-product"] for e in page(response.content).find_all("product")]
+
+    assert listed(first) == ["sf-steam-wallet", "sf-game-points"]
+    assert listed(second) == ["sf-hidden-gem"]
+    assert b'href="?page=2"' in first.content
+    assert b'href="?page=1"' in second.content
+
+
+@pytest.mark.parametrize("slug", ["sf-steam-wallet", "a_b-1", "café", "x y", "50%"])
+def test_product_url_is_what_reverse_gives(slug: str) -> None:
+    set_urlconf("kameng.urls_tenant")
+    try:
+        assert product_url(slug) == reverse("storefront:product", kwargs={"slug": slug})
+    finally:
+        set_urlconf(None)
+
+
+def test_listing_links_each_product_to_its_page(
+    network: Network, catalogue: Catalogue, site_client: SiteClient
+) -> None:
+    client = site_client(network.alpha)
+    listing = client.get("/c/sf-games/").content.decode()
+    for slug in ("sf-steam-wallet", "sf-game-points", "sf-hidden-gem"):
+        assert f'href="/p/{slug}/"' in listing
+        assert client.get(f"/p/{slug}/").status_code == 200
+
+
+def test_listing_row_shows_pin_name_and_tags_escaped(
+    network: Network, catalogue: Catalogue, site_client: SiteClient
+) -> None:
+    hide(network.alpha, catalogue.steam_wallet, display_name="Wallet <b>top</b>")
+
+    response = site_client(network.alpha).get("/c/sf-steam/")
+
+    rows = {r.attrs["data-product"]: r for r in page(response.content).find_all("product")}
+    wallet = rows["sf-steam-wallet"]
+    assert wallet.find("product-name").text == "★ Wallet <b>top</b>"  # pinned: the star
+    assert rows["sf-hidden-gem"].find("product-name").text == "Hidden Gem"
+    assert b"Wallet &lt;b&gt;top&lt;/b&gt;" in response.content
+    assert b'<span class="tag">#steam</span><span class="tag">#wallet</span>' in response.content
+    assert b'title="Recommended"' in response.content

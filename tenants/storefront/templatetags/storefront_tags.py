@@ -1,24 +1,30 @@
 """Template helpers of the storefront and the console: money, delivery kinds, spec lists, and
 the small pieces every listed SKU repeats (its price, its stock badge, a product's image).
 
-A category page shows about 120 SKUs; those pieces are built here, once per SKU, rather than
-by an `{% include %}` each, which costs a context push and a template render per SKU. The
-markup is the one the partials had; every value goes through `format_html`, so it is escaped.
+A category page shows up to 500 SKUs; a product's list of offers is built here in one tag
+(`offer_items`) rather than by a template loop or an `{% include %}` per SKU, which costs a
+context push, variable lookups and a node render per SKU. The markup that depends only on the
+language (stock badges, labels) is built once per language in a process. Every value from the
+catalogue or the site is escaped (`format_html`, or `escape` where strings are joined).
 """
 
 from __future__ import annotations
 
 import functools
 from decimal import Decimal
+from html import escape
 from typing import Any, NamedTuple
+from urllib.parse import quote
 
 from django import template
+from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils.html import conditional_escape, format_html
-from django.utils.safestring import SafeString
+from django.utils.http import RFC3986_SUBDELIMS
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language, gettext, gettext_lazy
 
 from tenants.pricing.engine import SkuPrice, format_money
-from tenants.storefront.selectors import SkuOffer
+from tenants.storefront.selectors import ProductEntry, SkuOffer
 
 register = template.Library()
 
@@ -70,18 +76,28 @@ def plain(value: Decimal | None) -> str:
 def price_tag(price: SkuPrice | None) -> SafeString:
     """What the buyer pays, with the retail price struck through when they pay less; "Not
     available" when the site has no price for the SKU."""
+    return mark_safe(_price_markup(price, _fixed_markup(get_language())))  # noqa: S308
+
+
+def _price_markup(price: SkuPrice | None, fixed: _FixedMarkup) -> str:
     if price is None:
-        return _fixed_markup(get_language()).unavailable
-    shown = format_money(price.price, price.currency)
-    if price.price < price.retail:
-        return format_html(
-            '<span class="price" data-testid="price">{}</span> <s class="retail muted small"'
-            ' data-testid="retail-price" title="{}">{}</s>',
-            shown,
-            _fixed_markup(get_language()).retail_title,
-            format_money(price.retail, price.currency),
+        return fixed.unavailable
+    return _price_html(price.price, price.retail, price.currency, fixed.retail_title)
+
+
+@functools.lru_cache(maxsize=4096)
+def _price_html(price: Decimal, retail: Decimal, currency: str, retail_title: str) -> str:
+    """A price's markup; a page repeats the same few prices (and amounts equal in value format
+    the same), so each is built once in a process."""
+    # format_money gives a symbol and digits, or digits and the currency's code (escaped).
+    shown = escape(format_money(price, currency))
+    if price < retail:
+        return (
+            f'<span class="price" data-testid="price">{shown}</span> <s class="retail muted'
+            f' small" data-testid="retail-price" title="{retail_title}">'
+            f"{escape(format_money(retail, currency))}</s>"
         )
-    return format_html('<span class="price" data-testid="price">{}</span>', shown)
+    return f'<span class="price" data-testid="price">{shown}</span>'
 
 
 @register.simple_tag
@@ -94,11 +110,30 @@ def stock_badge(status: str) -> SafeString:
 @register.simple_tag
 def offer_summary(offer: SkuOffer) -> SafeString:
     """A listed SKU's name, price and stock badge (the list item around it is the theme's)."""
-    return format_html(
-        '<span class="offer-name">{}</span>\n{}\n{}',
-        offer.sku.name,
-        price_tag(offer.price),
-        stock_badge(offer.stock),
+    return mark_safe(_offer_summary(offer, _fixed_markup(get_language())))  # noqa: S308
+
+
+def _offer_summary(offer: SkuOffer, fixed: _FixedMarkup) -> str:
+    badge = fixed.badges.get(offer.stock) or _badge(offer.stock, gettext("Sold out"))
+    return (
+        f'<span class="offer-name">{escape(offer.sku.name)}</span>\n'
+        f"{_price_markup(offer.price, fixed)}\n{badge}"
+    )
+
+
+@register.simple_tag
+def offer_items(entry: ProductEntry, css_class: str = "offer") -> SafeString:
+    """A listed product's offers, one `<li>` each (its SKU's name, price and stock badge), or
+    a line saying there is none yet."""
+    fixed = _fixed_markup(get_language())
+    if not entry.offers:
+        return fixed.no_offers
+    opening = f'<li class="{escape(css_class)}" data-testid="offer" data-sku="'
+    return mark_safe(  # noqa: S308 - every piece is escaped or fixed markup
+        "".join(
+            f'{opening}{escape(offer.sku.code)}">{_offer_summary(offer, fixed)}</li>'
+            for offer in entry.offers
+        )
     )
 
 
@@ -106,6 +141,7 @@ class _FixedMarkup(NamedTuple):
     badges: dict[str, SafeString]  # by stock status
     unavailable: SafeString
     retail_title: SafeString
+    no_offers: SafeString
 
 
 @functools.cache
@@ -120,6 +156,9 @@ def _fixed_markup(language: str | None) -> _FixedMarkup:
             gettext("Not available"),
         ),
         retail_title=conditional_escape(gettext("Retail price")),
+        no_offers=format_html(
+            '<li class="muted small">{}</li>', gettext("No options on sale yet.")
+        ),
     )
 
 
@@ -141,8 +180,45 @@ def product_image(entry: Any, large: bool = False) -> SafeString:
         return format_html(
             '<img class="product-image{}" src="{}" alt="" loading="lazy">', size, image.url
         )
-    return format_html(
-        '<span class="product-image placeholder{}" aria-hidden="true">{}</span>',
-        size,
-        entry.name[:1],
+    return mark_safe(  # noqa: S308 - the letter is escaped
+        f'<span class="product-image placeholder{size}" aria-hidden="true">'
+        f"{escape(entry.name[:1])}</span>"
     )
+
+
+@register.simple_tag
+def product_row_link(entry: ProductEntry) -> SafeString:
+    """The head of a listed product's row: a link holding its image (or initial), its name (a
+    star when pinned) and its tags, built in one piece, as a page lists up to 100 products."""
+    product = entry.product
+    pin = ""
+    if product.is_pinned:
+        recommended = escape(gettext("Recommended"))
+        pin = f'<span class="pin" title="{recommended}">★</span> '
+    tags = ""
+    if product.tags:
+        tags = "".join(f'<span class="tag">#{escape(str(tag))}</span>' for tag in product.tags)
+        tags = f'\n<span class="tags small muted">{tags}</span>'
+    return mark_safe(  # noqa: S308 - every value is escaped
+        f'<a class="product-row-main" href="{escape(product_url(product.slug))}">\n'
+        f"{product_image(entry)}\n"
+        '<span class="product-row-text">\n<span class="product-name" data-testid="product-name">'
+        f"{pin}{escape(entry.name)}</span>{tags}\n</span>\n</a>"
+    )
+
+
+@register.filter
+def product_url(slug: str) -> str:
+    """`{% url 'storefront:product' slug %}` for a listing's every product, at the cost of one
+    `reverse` per URL configuration (reversing is slow, and a page lists up to 100 products):
+    the path around a placeholder slug, with this slug quoted as `reverse` quotes it."""
+    prefix, suffix = _product_path(get_urlconf(), get_script_prefix())
+    return prefix + quote(slug, safe=RFC3986_SUBDELIMS + "~:@") + suffix
+
+
+@functools.lru_cache(maxsize=64)
+def _product_path(urlconf: str | None, script_prefix: str) -> tuple[str, str]:
+    placeholder = "slug-placeholder"
+    path = reverse("storefront:product", kwargs={"slug": placeholder})
+    prefix, _, suffix = path.rpartition(placeholder)
+    return prefix, suffix
