@@ -318,6 +318,45 @@ def demo_catalog_seed(*, actor_email: str) -> int:
     return keys
 
 
+# The two direct top-up suppliers of the demo, served by the local supplier simulators that
+# `make demo` starts: (name, protocol, port setting, priority, cost as a share of face value).
+TOPUP_SUPPLIERS = [
+    ("星河直充", "kameng", "SUPPLIER_SIMULATOR_KAMENG_PORT", 10, Decimal("0.90")),
+    ("云海卡盟", "classic", "SUPPLIER_SIMULATOR_CLASSIC_PORT", 20, Decimal("0.88")),
+]
+
+
+def demo_topup_suppliers_seed() -> list[str]:
+    """Point the demo's API suppliers at the simulators (idempotent: run on every seed) and
+    offer every direct top-up SKU through both; returns their base URLs."""
+    from django.conf import settings
+
+    from shared.catalog.models import DeliveryKind, Sku
+    from shared.suppliers.models import Supplier
+    from shared.suppliers.services import supplier_create, supplier_offer_set, supplier_update
+    from shared.suppliers.simulator.demo import demo_key_id
+    from shared.suppliers.simulator.server import BASE_PATHS
+    from shared.vault.services import supplier_secret_set
+
+    urls = []
+    for name, protocol, port_setting, priority, cost_share in TOPUP_SUPPLIERS:
+        port = getattr(settings, port_setting)
+        url = f"http://{settings.SUPPLIER_SIMULATOR_HOST}:{port}{BASE_PATHS[protocol]}"
+        fields = {"api_base_url": url, "api_key_id": demo_key_id(protocol),
+                  "api_protocol": protocol, "notes": "本地供货模拟器 (make demo)"}  # fmt: skip
+        supplier = Supplier.objects.filter(name=name).first()
+        if supplier is None:
+            supplier = supplier_create(name=name, kind="api_topup", **fields)
+        else:
+            supplier = supplier_update(supplier=supplier, **fields)
+        supplier_secret_set(supplier=supplier, secret=settings.SUPPLIER_SIMULATOR_SECRET)
+        for sku in Sku.objects.filter(delivery_kind=DeliveryKind.DIRECT_TOPUP):
+            cost = max((sku.face_value * cost_share).quantize(Decimal("0.01")), Decimal("0.01"))
+            supplier_offer_set(supplier=supplier, sku=sku, cost=cost, priority=priority)
+        urls.append(f"{name} ({protocol}) {url}")
+    return urls
+
+
 # Each site's prices, so they differ visibly down the tree:
 # slug: (tier, wholesale [(tier or None, kind, value, rounding)], retail (kind, value, rounding))
 SITE_PRICING = {

@@ -18,6 +18,9 @@ CONSOLE_MODELS: dict[str, tuple[str, ...]] = {
     "catalog": ("category", "product", "sku", "pricetier", "tierprice", "stockalert"),
     "suppliers": ("supplier", "supplieroffer"),
     "vault": ("importbatch", "cardkey", "cardkeysale", "skustock", "keyreveal", "keyexport"),
+    # Site owners' withdrawals (change: approve, reject, pay) and the ledger (view: reports).
+    "payouts": ("withdrawal",),
+    "ledger": ("transaction",),
 }
 
 # Actions on card keys that the vault's models do not declare: both show plaintext keys, so
@@ -75,7 +78,10 @@ def role_groups_sync(apps: Any) -> None:
     from django.contrib.auth.management import create_permissions
 
     for label in CONSOLE_MODELS:
-        app_config = apps.get_app_config(label)
+        try:
+            app_config = apps.get_app_config(label)
+        except LookupError:  # an app this migration's state does not hold yet
+            continue
         # Migration registries leave models_module unset, which create_permissions skips.
         models_module = getattr(app_config, "models_module", None)
         app_config.models_module = models_module or True

@@ -8,8 +8,10 @@ unique idempotency key.
 
 `AccountBalance` holds running balances, maintained by a trigger on every leg insert, in one row
 per account, or spread over several bucket rows for the few platform-wide accounts that every
-sale touches (so concurrent sales do not queue on one row). `ledger_check` proves the balances
-equal the sums of the legs.
+sale touches and for each site's member-money mirrors (so concurrent sales and wallet payments do
+not queue on one row). A leg of a hot account lands in a random bucket, or in the bucket the
+transaction chose with `balance_bucket()` (member operations pick the member's bucket, so they
+lock one row, not all). `ledger_check` proves the balances equal the sums of the legs.
 """
 
 from __future__ import annotations
@@ -39,8 +41,22 @@ class AccountKind(models.TextChoices):
 
 DEBIT_NORMAL = frozenset({AccountKind.PAYMENT_CLEARING, AccountKind.PAYOUT_CLEARING,
                           AccountKind.FEES})  # fmt: skip
-# Touched by nearly every sale: balances spread over buckets.
-HOT_KINDS = frozenset({AccountKind.HQ_REVENUE, AccountKind.PAYMENT_CLEARING, AccountKind.FEES})
+# Touched by nearly every sale (every sale credits its supplier and the pending earnings of its
+# seller and every parent site; a site's member mirrors take every wallet payment and top-up of
+# that site): balances spread over buckets. Accounts whose balance a check must read exactly
+# under lock (a site's available earnings, before a withdrawal) stay in one row; reading a hot
+# account under lock locks all its buckets (`account_balance(lock=True)`).
+HOT_KINDS = frozenset(
+    {
+        AccountKind.HQ_REVENUE,
+        AccountKind.PAYMENT_CLEARING,
+        AccountKind.SITE_PENDING,
+        AccountKind.SUPPLIER_PAYABLE,
+        AccountKind.FEES,
+        AccountKind.SITE_WALLETS,
+        AccountKind.SITE_COMMISSIONS,
+    }
+)
 BALANCE_BUCKETS = 16
 
 

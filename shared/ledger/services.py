@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -12,6 +13,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Sum
 
 from shared.ledger.models import (
+    BALANCE_BUCKETS,
     HOT_KINDS,
     Account,
     AccountBalance,
@@ -63,6 +65,113 @@ def account_get(
         return Account.objects.get(**lookup)
 
 
+AccountKey = tuple[str, str, int | None, int | None]
+
+
+@dataclass(frozen=True)
+class AccountSpec:
+    """Which account: its kind, currency and owner (a site, a supplier, or the platform)."""
+
+    kind: AccountKind
+    currency: str
+    site: Site | None = None
+    supplier: Supplier | None = None
+
+    @property
+    def key(self) -> AccountKey:
+        return (
+            str(self.kind),
+            self.currency,
+            self.site.pk if self.site else None,
+            self.supplier.pk if self.supplier else None,
+        )
+
+
+def accounts_get(specs: Sequence[AccountSpec]) -> dict[AccountKey, Account]:
+    """Several accounts at once, created on first use: one SELECT when they all exist (the usual
+    case), else one INSERT … ON CONFLICT DO NOTHING of the missing ones and a second SELECT.
+    Keyed by `AccountSpec.key`."""
+    for spec in specs:
+        if spec.kind.startswith("site_") and spec.site is None:
+            raise LedgerError(f"A {spec.kind} account needs a site.")
+        if spec.kind == AccountKind.SUPPLIER_PAYABLE and spec.supplier is None:
+            raise LedgerError("A supplier account needs a supplier.")
+    wanted = list(dict.fromkeys(spec.key for spec in specs))
+    found = _accounts_select(wanted)
+    missing = [key for key in wanted if key not in found]
+    if missing:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO ledger_account (kind, currency, site_id, supplier_id, is_hot, "
+                "created_at) SELECT *, now() FROM unnest(%s::varchar[], %s::varchar[], "
+                "%s::bigint[], %s::bigint[], %s::boolean[]) ON CONFLICT DO NOTHING",
+                [*_columns(missing), [key[0] in HOT_KINDS for key in missing]],
+            )
+        found.update(_accounts_select(missing))
+    return found
+
+
+def _columns(keys: list[AccountKey]) -> list[list[object]]:
+    return [[key[i] for key in keys] for i in range(4)]
+
+
+def _accounts_select(keys: list[AccountKey]) -> dict[AccountKey, Account]:
+    rows = Account.objects.raw(
+        "SELECT a.* FROM ledger_account a "
+        "JOIN unnest(%s::varchar[], %s::varchar[], %s::bigint[], %s::bigint[]) "
+        "     AS w (kind, currency, site_id, supplier_id) "
+        "  ON a.kind = w.kind AND a.currency = w.currency "
+        " AND a.site_id IS NOT DISTINCT FROM w.site_id "
+        " AND a.supplier_id IS NOT DISTINCT FROM w.supplier_id",
+        _columns(keys),
+    )
+    return {(a.kind, a.currency, a.site_id, a.supplier_id): a for a in rows}
+
+
+def bucket_for(owner_id: int) -> int:
+    """The balance bucket of one owner's operations on a hot account (a member, say)."""
+    return owner_id % BALANCE_BUCKETS
+
+
+@contextmanager
+def balance_bucket(bucket: int) -> Iterator[None]:
+    """Legs posted inside land in `bucket` of every hot account (instead of a random one), so an
+    operation can lock exactly the rows it will write first (`balance_rows_lock`) and take its
+    other locks after, in the same order as everyone else. Needs a transaction."""
+    if not transaction.get_connection().in_atomic_block:
+        raise LedgerError("Choosing a balance bucket needs a transaction.")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('kameng.balance_bucket', %s, true)", [str(bucket)])
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('kameng.balance_bucket', '', true)")
+
+
+def balance_rows_lock(accounts: Sequence[Account], *, bucket: int) -> None:
+    """Lock, until the end of the transaction, the balance rows that a posting inside
+    `balance_bucket(bucket)` to these accounts will write: that bucket of a hot account, the one
+    row of any other (created if missing). In account order, one statement."""
+    ordered = sorted({a.pk: a for a in accounts}.values(), key=lambda a: a.pk)
+    if not ordered:
+        return
+    if not transaction.get_connection().in_atomic_block:
+        raise LedgerError("Locking a balance needs a transaction.")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO ledger_accountbalance (account_id, bucket, balance) "
+            "SELECT * FROM unnest(%s::bigint[], %s::smallint[], %s::numeric[]) "
+            "ON CONFLICT (account_id, bucket) "
+            "DO UPDATE SET balance = ledger_accountbalance.balance",
+            [
+                [a.pk for a in ordered],
+                [bucket % BALANCE_BUCKETS if a.is_hot else 0 for a in ordered],
+                [0] * len(ordered),
+            ],
+        )
+
+
 def transaction_post(
     *,
     idempotency_key: str,
@@ -80,7 +189,7 @@ def transaction_post(
     """
     if not idempotency_key or len(idempotency_key) > 200:
         raise LedgerError("An idempotency key of 1 to 200 characters is required.")
-    legs = _merge(postings)
+    legs = merge_postings(postings)
     with transaction.atomic():
         existing = Transaction.objects.filter(idempotency_key=idempotency_key).first()
         if existing is not None:
@@ -108,7 +217,9 @@ def transaction_post(
     return txn, True
 
 
-def _merge(postings: Sequence[Posting]) -> list[tuple[Account, Decimal]]:
+def merge_postings(postings: Sequence[Posting]) -> list[tuple[Account, Decimal]]:
+    """Postings checked (exact amounts, balanced per currency, two legs at least) and merged
+    into one leg per account, in account order."""
     totals: dict[int, Decimal] = defaultdict(Decimal)
     accounts: dict[int, Account] = {}
     by_currency: dict[str, Decimal] = defaultdict(Decimal)
@@ -165,13 +276,25 @@ def account_balance(account: Account, *, lock: bool = False) -> Decimal:
     """The account's balance on its normal side (what a site is owed is positive).
 
     `lock=True` locks the balance rows until the end of the transaction, so a check followed
-    by a posting (a withdrawal) cannot race another one on the same account.
+    by a posting (a withdrawal) cannot race another one on the same account. For a hot account
+    that is every bucket row, created if missing: a concurrent leg cannot land in a bucket the
+    check did not see.
     """
     rows = AccountBalance.objects.filter(account=account)
     if lock:
         if not transaction.get_connection().in_atomic_block:
             raise LedgerError("Locking a balance needs a transaction.")
-        list(rows.select_for_update().values_list("pk", flat=True))
+        if account.is_hot:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "INSERT INTO ledger_accountbalance (account_id, bucket, balance) "
+                    "SELECT %s, b, 0 FROM generate_series(0, %s) AS b "
+                    "ON CONFLICT (account_id, bucket) "
+                    "DO UPDATE SET balance = ledger_accountbalance.balance",
+                    [account.pk, BALANCE_BUCKETS - 1],
+                )
+        else:
+            list(rows.select_for_update().values_list("pk", flat=True))
     total = rows.aggregate(total=Sum("balance"))["total"] or Decimal("0")
     return total if account.is_debit_normal else -total
 

@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from shared.ledger.models import (
@@ -37,7 +37,15 @@ from shared.ledger.models import (
     Transaction,
 )
 from shared.ledger.money import MoneyError, exact, quantum
-from shared.ledger.services import LedgerError, Posting, account_get, transaction_post
+from shared.ledger.services import (
+    AccountSpec,
+    LedgerError,
+    Posting,
+    account_get,
+    accounts_get,
+    merge_postings,
+    transaction_post,
+)
 from shared.sites.models import Site
 from shared.suppliers.models import Supplier
 
@@ -140,15 +148,49 @@ def _supply_of(
     return [Supply(supplier, quantity, unit_cost)]
 
 
-def _share_account(share: Share, currency: str) -> Account:
-    kind = {
-        ShareParty.SELLER: AccountKind.SITE_PENDING,
-        ShareParty.ANCESTOR: AccountKind.SITE_PENDING,
-        ShareParty.HQ: AccountKind.HQ_REVENUE,
-        ShareParty.SUPPLIER: AccountKind.SUPPLIER_PAYABLE,
-        ShareParty.COMMISSION: AccountKind.SITE_COMMISSIONS,
-    }[share.party]
-    return account_get(kind=kind, currency=currency, site=share.site, supplier=share.supplier)
+_SHARE_KIND = {
+    ShareParty.SELLER: AccountKind.SITE_PENDING,
+    ShareParty.ANCESTOR: AccountKind.SITE_PENDING,
+    ShareParty.HQ: AccountKind.HQ_REVENUE,
+    ShareParty.SUPPLIER: AccountKind.SUPPLIER_PAYABLE,
+    ShareParty.COMMISSION: AccountKind.SITE_COMMISSIONS,
+}
+
+
+def _share_spec(share: Share, currency: str) -> AccountSpec:
+    return AccountSpec(_SHARE_KIND[share.party], currency, site=share.site, supplier=share.supplier)
+
+
+# The sale's ledger transaction, its legs, the settlement and its shares in one statement (one
+# round trip): the transaction is inserted unless its key exists, and everything else hangs off
+# the row it returns, so a replay inserts nothing. The leg trigger keeps the running balances
+# and the deferred trigger checks the balance at commit, as for any posting.
+_SETTLE_SQL = """
+WITH txn AS (
+    INSERT INTO ledger_transaction (idempotency_key, kind, site_id, memo, created_at)
+    VALUES (%(key)s, 'sale', %(site)s, '', now())
+    ON CONFLICT (idempotency_key) DO NOTHING
+    RETURNING id, created_at
+), legs AS (
+    INSERT INTO ledger_leg (transaction_id, account_id, amount, currency, created_at)
+    SELECT txn.id, leg.account_id, leg.amount, %(currency)s, txn.created_at
+      FROM txn, unnest(%(leg_accounts)s::bigint[], %(leg_amounts)s::numeric[])
+           AS leg (account_id, amount)
+), settlement AS (
+    INSERT INTO ledger_settlement (sale_key, site_id, currency, amount_paid, refunded,
+                                   transaction_id, confirm_after, created_at)
+    SELECT %(sale_key)s, %(site)s, %(currency)s, %(paid)s, 0, txn.id, %(confirm_after)s,
+           txn.created_at
+      FROM txn
+    RETURNING id
+), shares AS (
+    INSERT INTO ledger_settlementshare (settlement_id, party, account_id, amount, clawed_back)
+    SELECT settlement.id, share.party, share.account_id, share.amount, 0
+      FROM settlement, unnest(%(share_parties)s::varchar[], %(share_accounts)s::bigint[],
+                              %(share_amounts)s::numeric[]) AS share (party, account_id, amount)
+)
+SELECT settlement.id, txn.id, txn.created_at FROM settlement, txn
+"""
 
 
 def settle_sale(
@@ -170,9 +212,14 @@ def settle_sale(
     """Record a paid sale once: every share, in one balanced transaction (idempotent on
     `sale_key`). `paid_from` is the payment clearing account, or the site's wallet mirror for a
     wallet payment. The supplier side is one `supplier` at `supplier_unit_cost`, or `supply`
-    (see `sale_shares`)."""
-    if chain[-1].site.pk != site.pk:
+    (see `sale_shares`).
+
+    Two statements in the usual case: one reading every account the sale touches, one writing
+    the transaction, its legs, the settlement and its shares."""
+    if not chain or chain[-1].site.pk != site.pk:
         raise LedgerError("The chain must end at the selling site.")
+    if not sale_key or len(sale_key) > 195:
+        raise LedgerError("A sale key of 1 to 195 characters is required.")
     try:
         amount_paid, fee, commission = (exact(v, currency) for v in (amount_paid, fee, commission))
         chain = [ChainLink(link.site, exact(link.unit_cost, currency)) for link in chain]
@@ -182,6 +229,8 @@ def settle_sale(
         ]
     except MoneyError as exc:
         raise LedgerError(str(exc)) from exc
+    if paid_from.pk is None:
+        raise LedgerError("Unknown account.")
     if paid_from.currency != currency:
         raise LedgerError("The payment account is in another currency.")
     if fee < 0 or fee > amount_paid:
@@ -193,33 +242,57 @@ def settle_sale(
         supply=supply,
         commission=commission,
     )
+    specs = [_share_spec(share, currency) for share in shares]
+    fees_spec = AccountSpec(AccountKind.FEES, currency)
     with transaction.atomic():
-        existing = Settlement.objects.filter(sale_key=sale_key).first()
-        if existing is not None:
-            return existing
-        share_accounts = [(share, _share_account(share, currency)) for share in shares]
+        accounts = accounts_get([*specs, fees_spec] if fee else specs)
+        share_accounts = [
+            (share, accounts[spec.key]) for share, spec in zip(shares, specs, strict=True)
+        ]
         postings = [Posting(paid_from, amount_paid - fee)]
         if fee:
-            postings.append(Posting(account_get(kind=AccountKind.FEES, currency=currency), fee))
+            postings.append(Posting(accounts[fees_spec.key], fee))
         postings += [Posting(account, -share.amount) for share, account in share_accounts]
-        txn, _ = transaction_post(
-            idempotency_key=f"sale:{sale_key}", kind="sale", postings=postings, site=site
-        )
+        legs = merge_postings(postings)  # validates: exact, balanced, two legs at least
+        merged = _merge_shares(share_accounts)
         days = settings.SETTLEMENT_CONFIRMATION_DAYS
-        settlement = Settlement.objects.create(
-            sale_key=sale_key,
-            site=site,
-            currency=currency,
-            amount_paid=amount_paid,
-            transaction=txn,
-            confirm_after=confirm_after or timezone.now() + timedelta(days=days),
-        )
-        SettlementShare.objects.bulk_create(
-            SettlementShare(settlement=settlement, party=s.party, account=a, amount=s.amount)
-            for s, a in _merge_shares(share_accounts)
-        )
+        due = confirm_after or timezone.now() + timedelta(days=days)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _SETTLE_SQL,
+                {
+                    "key": f"sale:{sale_key}",
+                    "site": site.pk,
+                    "currency": currency,
+                    "sale_key": sale_key,
+                    "paid": amount_paid,
+                    "confirm_after": due,
+                    "leg_accounts": [account.pk for account, _ in legs],
+                    "leg_amounts": [amount for _, amount in legs],
+                    "share_parties": [str(share.party) for share, _ in merged],
+                    "share_accounts": [account.pk for _, account in merged],
+                    "share_amounts": [share.amount for share, _ in merged],
+                },
+            )
+            row = cursor.fetchone()
+        if row is None:  # the key exists: a replay (or a sale recorded under this key before)
+            existing = Settlement.objects.filter(sale_key=sale_key).first()
+            if existing is None:
+                raise LedgerError(f"The ledger key 'sale:{sale_key}' was used for another posting.")
+            return existing
+        settlement_id, txn_id, created_at = row
     logger.info("ledger.sale_settled", extra={"sale": sale_key, "site": site.slug})
-    return settlement
+    return Settlement(
+        pk=settlement_id,
+        sale_key=sale_key,
+        site=site,
+        currency=currency,
+        amount_paid=amount_paid,
+        refunded=Decimal("0.00"),
+        transaction_id=txn_id,
+        confirm_after=due,
+        created_at=created_at,
+    )
 
 
 def _merge_shares(pairs: list[tuple[Share, Account]]) -> list[tuple[Share, Account]]:

@@ -296,3 +296,114 @@ def report_xlsx(
     out = io.BytesIO()
     workbook.save(out)
     return out.getvalue()
+
+
+# --- Named reports (consoles and `ledger_report`) ---------------------------------------------
+
+
+def member_payouts_by_day(
+    *,
+    currency: str,
+    site: Site | None = None,
+    start: date | None = None,
+    end: date | None = None,
+) -> list[Row]:
+    """Referral commission paid out to members per day and site, from the public mirror (the
+    members' own withdrawals live in each site's schema): amount paid, and the fees the sites
+    kept."""
+    legs = _legs(
+        currency=currency,
+        start=start,
+        end=end,
+        kinds=[AccountKind.SITE_COMMISSIONS, AccountKind.SITE_AVAILABLE],
+    ).filter(transaction__kind="wallet_withdrawal_paid")
+    if site is not None:
+        legs = legs.filter(transaction__site=site)
+    commissions = Q(account__kind=AccountKind.SITE_COMMISSIONS)
+    grouped = (
+        legs.annotate(day=TruncDate("transaction__created_at"))
+        .values("day", "transaction__site__slug")
+        .annotate(
+            total=Sum("amount", filter=commissions, default=ZERO),
+            fees=Sum("amount", filter=~commissions, default=ZERO),
+            count=Count("transaction", distinct=True),
+        )
+        .order_by("day", "transaction__site__slug")
+    )
+    return [
+        {
+            "day": g["day"],
+            "site": g["transaction__site__slug"],
+            "currency": currency,
+            "count": g["count"],
+            "paid": g["total"] + g["fees"] + ZERO,
+            "fees": -g["fees"] + ZERO,
+        }
+        for g in grouped
+    ]
+
+
+# name → (title, HQ only, builder(currency, site, start, end))
+REPORTS: dict[str, tuple[str, bool, Any]] = {
+    "earnings": (
+        "Site earnings by day",
+        False,
+        lambda c, s, a, b: site_earnings_by_day(currency=c, site=s, start=a, end=b),
+    ),
+    "balances": (
+        "Pending and available",
+        False,
+        lambda c, s, a, b: site_balances(currency=c, site=s),
+    ),
+    "withdrawals": (
+        "Site withdrawals",
+        False,
+        lambda c, s, a, b: withdrawals_summary(currency=c, site=s, start=a, end=b),
+    ),
+    "member_payouts": (
+        "Commission paid to members",
+        False,
+        lambda c, s, a, b: member_payouts_by_day(currency=c, site=s, start=a, end=b),
+    ),
+    "hq_earnings": (
+        "HQ earnings and fees by day",
+        True,
+        lambda c, s, a, b: hq_earnings_by_day(currency=c, start=a, end=b),
+    ),
+    "trial_balance": ("Trial balance", True, lambda c, s, a, b: trial_balance(currency=c)),
+}
+
+
+class ReportError(ValueError):
+    """An unknown report, or one that is not available for a site."""
+
+
+def report_rows(
+    name: str,
+    *,
+    currency: str,
+    site: Site | None = None,
+    start: date | None = None,
+    end: date | None = None,
+) -> list[Row]:
+    """The rows of a named report: HQ-wide (site None) or for one site. Reads public tables."""
+    if name not in REPORTS:
+        raise ReportError(f"Unknown report '{name}'. Choose from: {', '.join(REPORTS)}.")
+    _, hq_only, build = REPORTS[name]
+    if hq_only and site is not None:
+        raise ReportError(f"The '{name}' report is HQ-wide only.")
+    if start is not None and end is not None and start > end:
+        raise ReportError("The start date is after the end date.")
+    rows: list[Row] = build(currency, site, start, end)
+    return rows
+
+
+def report_table(rows: Sequence[Row], columns: Sequence[str] | None = None) -> str:
+    """The rows as a plain-text table (for a terminal)."""
+    names = _columns(rows, columns)
+    cells = [[_text(row.get(name, "")) for name in names] for row in rows]
+    widths = [max([len(n), *(len(r[i]) for r in cells)]) for i, n in enumerate(names)]
+    lines = ["  ".join(n.ljust(w) for n, w in zip(names, widths, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
+    return "\n".join(lines) + "\n"

@@ -51,7 +51,7 @@ from tenants.wallets.models import (
     MemberTransactionKind,
     Referral,
 )
-from tenants.wallets.services import DEFAULT_CURRENCY, apply, mirrors_lock, public_leg
+from tenants.wallets.services import DEFAULT_CURRENCY, apply, public_leg
 
 logger = logging.getLogger(__name__)
 
@@ -86,13 +86,13 @@ def referral_set(
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT pg_advisory_xact_lock(hashtext(%s))",
-                [f"wallets.referral:{connection.schema_name}"],
+                [f"wallets.referral:{getattr(connection, 'schema_name', '')}"],
             )
-        if Referral.objects.filter(user=user).exists():
+        if Referral.objects.filter(user_id=user.pk).exists():
             raise WalletError("This member's referrer is already set.")
         if user.pk in _referrer_ids(referrer.pk, limit=None):
             raise WalletError("That referral would make a cycle.")
-        return Referral.objects.create(user=user, referrer=referrer, set_by=actor_email)
+        return Referral.objects.create(user_id=user.pk, referrer_id=referrer.pk, set_by=actor_email)
 
 
 def _referrer_ids(user_id: int, *, limit: int | None) -> list[int]:
@@ -198,7 +198,6 @@ def commission_record(
             idempotency_key=key,
             kind=MemberTransactionKind.COMMISSION,
             entries=entries,
-            mirrors=[mirror],
             public_key=f"sale:{sale_key}",
             expected=(mirror, -total),
             sale_key=sale_key,
@@ -207,7 +206,7 @@ def commission_record(
             CommissionShare.objects.bulk_create(
                 CommissionShare(
                     sale_key=sale_key,
-                    referrer=spec.referrer,
+                    referrer_id=spec.referrer.pk,
                     level=spec.level,
                     currency=currency,
                     amount=spec.amount,
@@ -290,7 +289,6 @@ def commission_claw_back(
             return None
         currency = shares[0].currency
         mirror = account_get(kind=AccountKind.SITE_COMMISSIONS, currency=currency, site=site)
-        mirrors_lock(mirror)
         existing = MemberTransaction.objects.filter(idempotency_key=key).first()
         if existing is not None:
             return existing
@@ -320,7 +318,6 @@ def commission_claw_back(
             idempotency_key=key,
             kind=MemberTransactionKind.COMMISSION_CLAW_BACK,
             entries=entries,
-            mirrors=[mirror],
             public_key=public_key,
             expected=(mirror, clawed),
             sale_key=sale_key,

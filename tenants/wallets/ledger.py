@@ -15,10 +15,10 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Sum
+from django.db.models import F, Q, Sum
 from django_tenants.utils import get_public_schema_name
 
-from shared.ledger.money import MoneyError, currency_exponent, exact
+from shared.ledger.money import MoneyError, currency_exponent, exact, quantum
 from shared.sites.models import Site
 from tenants.wallets.models import (
     MemberAccount,
@@ -41,6 +41,10 @@ class IdempotencyConflict(WalletError):
     """The idempotency key was already used for a different operation."""
 
 
+# Commission may go negative (a refund claws back confirmed money); these never do.
+NEVER_NEGATIVE = frozenset({MemberAccountKind.WALLET, MemberAccountKind.COMMISSION_WITHDRAWING})
+
+
 @dataclass(frozen=True)
 class Entry:
     account: MemberAccount
@@ -50,7 +54,9 @@ class Entry:
 def current_site() -> Site:
     """The site whose schema the connection is in; member money never lives in public."""
     tenant = getattr(connection, "tenant", None)
-    if connection.schema_name == get_public_schema_name() or not isinstance(tenant, Site):
+    if getattr(connection, "schema_name", "") == get_public_schema_name() or not isinstance(
+        tenant, Site
+    ):
         raise WalletError("Member wallets live in a site's schema: activate a site first.")
     return tenant
 
@@ -98,9 +104,7 @@ def _account(
         with transaction.atomic():
             account = MemberAccount.objects.create(**lookup)
             if user is not None:
-                MemberBalance.objects.create(
-                    account=account, non_negative=kind == MemberAccountKind.WALLET
-                )
+                MemberBalance.objects.create(account=account, non_negative=kind in NEVER_NEGATIVE)
             return account
     except IntegrityError:  # created concurrently
         return MemberAccount.objects.get(**lookup)
@@ -113,6 +117,26 @@ def member_account_get(
     if kind == MemberAccountKind.PLATFORM:
         raise WalletError("The platform account belongs to the site, not a member.")
     return _account(user, kind, currency)
+
+
+def wallet_and_platform_get(
+    *, user: AbstractBaseUser, currency: str
+) -> tuple[MemberAccount, MemberAccount]:
+    """The member's wallet and the site's platform account in that currency (what a spend or a
+    top-up moves money between): one read when both exist, created on first use otherwise."""
+    rows = MemberAccount.objects.filter(
+        Q(user_id=user.pk, kind=MemberAccountKind.WALLET)
+        | Q(user__isnull=True, kind=MemberAccountKind.PLATFORM),
+        currency=currency,
+    )
+    found = {account.kind: account for account in rows}
+    wallet = found.get(MemberAccountKind.WALLET) or _account(
+        user, MemberAccountKind.WALLET, currency
+    )
+    platform = found.get(MemberAccountKind.PLATFORM) or _account(
+        None, MemberAccountKind.PLATFORM, currency
+    )
+    return wallet, platform
 
 
 def platform_account_get(*, currency: str) -> MemberAccount:
@@ -132,9 +156,9 @@ def balances_lock(accounts: Iterable[MemberAccount]) -> dict[int, Decimal]:
 def member_balance(*, user: AbstractBaseUser, kind: MemberAccountKind, currency: str) -> Decimal:
     """The member's balance of that kind (what the site owes the member)."""
     row = MemberBalance.objects.filter(
-        account__user=user, account__kind=kind, account__currency=currency
+        account__user_id=user.pk, account__kind=kind, account__currency=currency
     ).first()
-    return row.balance if row is not None else Decimal(0)
+    return row.balance if row is not None else Decimal(0).quantize(quantum(currency))
 
 
 def _merge(entries: Sequence[Entry]) -> list[tuple[MemberAccount, Decimal]]:
@@ -167,16 +191,31 @@ def replayed(idempotency_key: str, kind: str, entries: Sequence[Entry]) -> Membe
     return existing
 
 
-def floors_check(entries: Sequence[Entry], locked: dict[int, Decimal]) -> None:
-    """Refuse if a wallet would go below zero (balances must already be locked)."""
+def floors_check(
+    entries: Sequence[Entry],
+    locked: dict[int, Decimal],
+    *,
+    funded: Iterable[MemberAccount] = (),
+) -> None:
+    """Refuse if a wallet, or one of the `funded` accounts, would go below zero (or further
+    below) by this operation (balances must already be locked)."""
+    checked = {a.pk for a in funded}
     for account, amount in _merge(entries):
-        if account.kind != MemberAccountKind.WALLET:
+        if account.kind != MemberAccountKind.WALLET and account.pk not in checked:
             continue
-        after = locked[account.pk] - amount  # credit-normal: a debit reduces it
-        if after < 0:
-            raise InsufficientFunds(
-                f"Insufficient funds: the wallet holds {locked[account.pk]} {account.currency}."
-            )
+        held = locked[account.pk]
+        after = held - amount  # credit-normal: a debit reduces it
+        if amount > 0 and after < 0:
+            if account.kind == MemberAccountKind.WALLET:
+                raise InsufficientFunds(
+                    f"Insufficient funds: the wallet holds {held} {account.currency}."
+                )
+            if held < 0:
+                raise InsufficientFunds(
+                    f"The available commission is negative ({held} {account.currency}): "
+                    "nothing can be taken from it until it is made good."
+                )
+            raise InsufficientFunds(f"Only {held} {account.currency} of commission is available.")
 
 
 def member_transaction_write(

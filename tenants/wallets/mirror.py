@@ -1,9 +1,9 @@
 """Proof that every site's member ledger and the public mirror accounts agree.
 
 For each site: its members' wallets sum to the public SITE_WALLETS account of that site, their
-commissions (pending + available) to SITE_COMMISSIONS, and every cached member balance equals
-its entries. This walks every site's schema (one query per schema and kind); HQ reports read
-the public mirror accounts instead, which this check keeps honest.
+commissions (pending, available and locked for withdrawal) to SITE_COMMISSIONS, and every cached
+member balance equals its entries. This walks every site's schema (one query per schema and
+kind); HQ reports read the public mirror accounts instead, which this check keeps honest.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ MIRROR_OF = {
     MemberAccountKind.WALLET: AccountKind.SITE_WALLETS,
     MemberAccountKind.COMMISSION_PENDING: AccountKind.SITE_COMMISSIONS,
     MemberAccountKind.COMMISSION_AVAILABLE: AccountKind.SITE_COMMISSIONS,
+    MemberAccountKind.COMMISSION_WITHDRAWING: AccountKind.SITE_COMMISSIONS,
 }
 assert set(MIRROR_OF) == {MemberAccountKind.WALLET, *COMMISSION_KINDS}
 

@@ -18,6 +18,7 @@ from django.contrib.postgres.fields import ArrayField
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 
 class MemberAccountKind(models.TextChoices):
@@ -25,12 +26,17 @@ class MemberAccountKind(models.TextChoices):
     WALLET = "wallet", "Wallet"
     COMMISSION_PENDING = "commission_pending", "Referral commission, pending confirmation"
     COMMISSION_AVAILABLE = "commission_available", "Referral commission, available"
+    COMMISSION_WITHDRAWING = "commission_withdrawing", "Referral commission, locked for withdrawal"
     # The site's side (debit-normal): held for the members in the public ledger's mirrors.
     PLATFORM = "platform", "Held by the platform for the members"
 
 
 COMMISSION_KINDS = frozenset(
-    {MemberAccountKind.COMMISSION_PENDING, MemberAccountKind.COMMISSION_AVAILABLE}
+    {
+        MemberAccountKind.COMMISSION_PENDING,
+        MemberAccountKind.COMMISSION_AVAILABLE,
+        MemberAccountKind.COMMISSION_WITHDRAWING,
+    }
 )
 
 
@@ -100,6 +106,9 @@ class MemberTransactionKind(models.TextChoices):
     COMMISSION_CONFIRM = "commission_confirm", "Commission confirmed"
     COMMISSION_CLAW_BACK = "commission_claw_back", "Commission clawed back"
     COMMISSION_TO_WALLET = "commission_to_wallet", "Commission moved to the wallet"
+    WITHDRAWAL_HOLD = "withdrawal_hold", "Commission locked for a withdrawal"
+    WITHDRAWAL_RELEASE = "withdrawal_release", "Withdrawal rejected, commission released"
+    WITHDRAWAL_PAID = "withdrawal_paid", "Commission withdrawal paid"
 
 
 class MemberTransaction(models.Model):
@@ -192,6 +201,15 @@ class CommissionSettings(models.Model):
     percents = ArrayField(
         models.DecimalField(max_digits=5, decimal_places=2), default=_no_percents, blank=True
     )
+    # Commission withdrawals on this site; empty means the platform's defaults
+    # (MEMBER_WITHDRAWAL_MINIMUM, MEMBER_WITHDRAWAL_FEE_PERCENT, MEMBER_WITHDRAWAL_FEE_FIXED).
+    withdrawal_minimum = models.DecimalField(max_digits=18, decimal_places=2, null=True, blank=True)
+    withdrawal_fee_percent = models.DecimalField(
+        max_digits=5, decimal_places=2, null=True, blank=True
+    )
+    withdrawal_fee_fixed = models.DecimalField(
+        max_digits=18, decimal_places=2, null=True, blank=True
+    )
     updated_by = models.EmailField(blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -201,6 +219,15 @@ class CommissionSettings(models.Model):
             models.CheckConstraint(
                 condition=Q(levels__gte=1) & Q(levels__lte=MAX_COMMISSION_LEVELS),
                 name="wallets_commission_levels_range",
+            ),
+            models.CheckConstraint(
+                condition=(Q(withdrawal_minimum__isnull=True) | Q(withdrawal_minimum__gt=0))
+                & (
+                    Q(withdrawal_fee_percent__isnull=True)
+                    | (Q(withdrawal_fee_percent__gte=0) & Q(withdrawal_fee_percent__lt=100))
+                )
+                & (Q(withdrawal_fee_fixed__isnull=True) | Q(withdrawal_fee_fixed__gte=0)),
+                name="wallets_withdrawal_settings_range",
             ),
         ]
 
@@ -244,3 +271,89 @@ class CommissionShare(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sale_key} L{self.level} {self.amount}"
+
+
+class MemberWithdrawalStatus(models.TextChoices):
+    REQUESTED = "requested", _("Requested")
+    APPROVED = "approved", _("Approved, to be paid")
+    PAID = "paid", _("Paid")
+    REJECTED = "rejected", _("Rejected")
+
+
+# The only moves a member's withdrawal may make (`withdrawals._transition` enforces it).
+MEMBER_WITHDRAWAL_TRANSITIONS: dict[str, frozenset[str]] = {
+    MemberWithdrawalStatus.REQUESTED: frozenset(
+        {MemberWithdrawalStatus.APPROVED, MemberWithdrawalStatus.REJECTED}
+    ),
+    MemberWithdrawalStatus.APPROVED: frozenset(
+        {MemberWithdrawalStatus.PAID, MemberWithdrawalStatus.REJECTED}
+    ),
+    MemberWithdrawalStatus.PAID: frozenset(),
+    MemberWithdrawalStatus.REJECTED: frozenset(),
+}
+
+
+class MemberWithdrawal(models.Model):
+    """A member's request to be paid available referral commission (amount + fee locked in the
+    member's COMMISSION_WITHDRAWING account while it is open). Members have no Stripe account:
+    the site's staff pay it by hand (Alipay, bank) and record the reference."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="commission_withdrawals"
+    )
+    amount = models.DecimalField(max_digits=18, decimal_places=2)  # what the member receives
+    fee = models.DecimalField(max_digits=18, decimal_places=2)  # on top, kept by the site
+    currency = models.CharField(max_length=3)
+    payee = models.CharField(max_length=200)  # where to pay: "Alipay 138…", a bank account
+    status = models.CharField(
+        max_length=16,
+        choices=MemberWithdrawalStatus.choices,
+        default=MemberWithdrawalStatus.REQUESTED,
+    )
+    reference = models.CharField(max_length=200, blank=True)  # the payment's reference
+    reason = models.CharField(max_length=500, blank=True)  # why it was rejected
+    idempotency_key = models.CharField(max_length=100)
+    hold = models.OneToOneField(MemberTransaction, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "created_at"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "idempotency_key"], name="wallets_withdrawal_key_unique"
+            ),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="wallets_withdrawal_amount"),
+            models.CheckConstraint(condition=Q(fee__gte=0), name="wallets_withdrawal_fee"),
+            models.CheckConstraint(
+                condition=~Q(status="paid") | ~Q(reference=""),
+                name="wallets_withdrawal_paid_has_reference",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Commission withdrawal {self.pk} {self.amount} {self.currency} ({self.status})"
+
+    @property
+    def total(self) -> Decimal:
+        """What leaves the member's available commission: the amount plus the fee."""
+        return self.amount + self.fee
+
+
+class MemberWithdrawalEvent(models.Model):
+    """One row per status change of a member's withdrawal: who, when, and why."""
+
+    withdrawal = models.ForeignKey(
+        MemberWithdrawal, on_delete=models.PROTECT, related_name="events"
+    )
+    from_status = models.CharField(
+        max_length=16, choices=MemberWithdrawalStatus.choices, blank=True
+    )
+    to_status = models.CharField(max_length=16, choices=MemberWithdrawalStatus.choices)
+    actor = models.EmailField(blank=True)
+    note = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.withdrawal_id}: {self.from_status or '-'} → {self.to_status}"

@@ -38,7 +38,14 @@ from django.core.validators import validate_email
 from django.db import transaction
 
 from shared.ledger.models import Account, AccountKind, Leg
-from shared.ledger.services import Posting, account_balance, account_get, transaction_post
+from shared.ledger.services import (
+    Posting,
+    account_get,
+    balance_bucket,
+    balance_rows_lock,
+    bucket_for,
+    transaction_post,
+)
 from shared.sites.models import Site
 from tenants.wallets.ledger import (
     Entry,
@@ -53,8 +60,14 @@ from tenants.wallets.ledger import (
     money,
     platform_account_get,
     replayed,
+    wallet_and_platform_get,
 )
-from tenants.wallets.models import MemberAccountKind, MemberTransaction, MemberTransactionKind
+from tenants.wallets.models import (
+    MemberAccount,
+    MemberAccountKind,
+    MemberTransaction,
+    MemberTransactionKind,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -66,11 +79,10 @@ def public_key_for(site: Site, idempotency_key: str) -> str:
     return f"wallets:{site.pk}:{idempotency_key}"
 
 
-def mirrors_lock(*accounts: Account) -> None:
-    """Lock the public mirror balances first, in id order, like `settle_sale` (which writes
-    them before an order's wallet_spend), so no two operations wait on each other crosswise."""
-    for account in sorted(accounts, key=lambda a: a.pk):
-        account_balance(account, lock=True)
+def _bucket_of(entries: Sequence[Entry]) -> int:
+    """The balance bucket of an operation's member (its hot public rows are that bucket's)."""
+    owner = next((e.account.user_id for e in entries if e.account.user_id is not None), 0)
+    return bucket_for(owner or 0)
 
 
 def public_leg(*, public_key: str, site: Site, account: Account) -> Decimal | None:
@@ -91,31 +103,42 @@ def apply(
     idempotency_key: str,
     kind: MemberTransactionKind,
     entries: Sequence[Entry],
-    mirrors: Sequence[Account],
     public_postings: Sequence[Posting] = (),
     public_key: str,
     expected: tuple[Account, Decimal] | None = None,
+    funded: Sequence[MemberAccount] = (),
     memo: str = "",
     actor: str = "",
     reason: str = "",
     sale_key: str = "",
 ) -> MemberTransaction:
     """Lock, replay or check, post the public side (or check it was posted), write the member
-    side. Runs inside the caller's atomic block."""
-    mirrors_lock(*mirrors)
+    side. Runs inside the caller's atomic block.
+
+    Lock order, the same for every operation so none waits on another crosswise: first the
+    public balance rows the operation writes (for the hot mirror accounts, only the member's
+    bucket: operations of different members do not queue on one row), then the member balance
+    rows in id order. A sale paid from the wallet has written its public rows already
+    (`settle_sale` before `wallet_spend(sale_key=…)`), which keeps the same order.
+    `funded`: accounts besides wallets that must hold what the operation takes from them.
+    """
+    bucket = _bucket_of(entries)
+    if public_postings:
+        balance_rows_lock([p.account for p in public_postings], bucket=bucket)
     locked = balances_lock(e.account for e in entries)
     existing = replayed(idempotency_key, kind, entries)
     if existing is not None:
         return existing
-    floors_check(entries, locked)
+    floors_check(entries, locked, funded=funded)
     if public_postings:
-        transaction_post(
-            idempotency_key=public_key,
-            kind=f"wallet_{kind}"[:32],
-            postings=public_postings,
-            site=site,
-            memo=memo,
-        )
+        with balance_bucket(bucket):
+            transaction_post(
+                idempotency_key=public_key,
+                kind=f"wallet_{kind}"[:32],
+                postings=public_postings,
+                site=site,
+                memo=memo,
+            )
     elif expected is not None:
         if MemberTransaction.objects.filter(kind=kind, public_key=public_key).exists():
             raise WalletError(f"The public transaction '{public_key}' is already recorded.")
@@ -177,7 +200,6 @@ def wallet_top_up(
                 Entry(platform_account_get(currency=currency), amount),
                 Entry(wallet, -amount),
             ],
-            mirrors=[mirror],
             public_postings=[Posting(clearing, amount), Posting(mirror, -amount)],
             public_key=public_key_for(site, idempotency_key),
             memo=source.strip(),
@@ -192,28 +214,35 @@ def wallet_spend(
     memo: str,
     currency: str = DEFAULT_CURRENCY,
     sale_key: str | None = None,
+    mirror: Account | None = None,
 ) -> MemberTransaction:
     """Debit the member's wallet; never below zero (InsufficientFunds, nothing written).
 
     With `sale_key`, the sale settled with `paid_from=<wallets mirror>` in this transaction is
     the public side (checked, not posted again); without, the spend posts wallets mirror →
-    payment clearing itself. See the module docstring.
+    payment clearing itself. See the module docstring. `mirror`: the site's wallets mirror
+    account in `currency`, if the caller has it (the sale's `paid_from`); read otherwise.
     """
     amount = money(amount, currency)
     key_check(idempotency_key)
     with transaction.atomic():
         site = current_site()
         member_check(user)
-        wallet = member_account_get(user=user, kind=MemberAccountKind.WALLET, currency=currency)
-        mirror = _mirror(AccountKind.SITE_WALLETS, site, currency)
-        entries = [Entry(wallet, amount), Entry(platform_account_get(currency=currency), -amount)]
+        wallet, platform = wallet_and_platform_get(user=user, currency=currency)
+        if (
+            mirror is None
+            or mirror.kind != AccountKind.SITE_WALLETS
+            or mirror.site_id != site.pk
+            or mirror.currency != currency
+        ):
+            mirror = _mirror(AccountKind.SITE_WALLETS, site, currency)
+        entries = [Entry(wallet, amount), Entry(platform, -amount)]
         if sale_key:
             return apply(
                 site=site,
                 idempotency_key=idempotency_key,
                 kind=MemberTransactionKind.SPEND,
                 entries=entries,
-                mirrors=[mirror],
                 public_key=f"sale:{sale_key}",
                 expected=(mirror, amount),
                 memo=memo,
@@ -225,7 +254,6 @@ def wallet_spend(
             idempotency_key=idempotency_key,
             kind=MemberTransactionKind.SPEND,
             entries=entries,
-            mirrors=[mirror],
             public_postings=[Posting(mirror, amount), Posting(clearing, -amount)],
             public_key=public_key_for(site, idempotency_key),
             memo=memo,
@@ -260,7 +288,6 @@ def wallet_refund(
                 idempotency_key=idempotency_key,
                 kind=MemberTransactionKind.REFUND,
                 entries=entries,
-                mirrors=[mirror],
                 public_key=f"refund:{refund_key}",
                 expected=(mirror, -amount),
                 memo=memo,
@@ -271,7 +298,6 @@ def wallet_refund(
             idempotency_key=idempotency_key,
             kind=MemberTransactionKind.REFUND,
             entries=entries,
-            mirrors=[mirror],
             public_postings=[Posting(clearing, amount), Posting(mirror, -amount)],
             public_key=public_key_for(site, idempotency_key),
             memo=memo,
@@ -312,7 +338,6 @@ def wallet_adjust(
                 Entry(platform_account_get(currency=currency), amount),
                 Entry(wallet, -amount),
             ],
-            mirrors=[mirror],
             public_postings=[Posting(earnings, amount), Posting(mirror, -amount)],
             public_key=public_key_for(site, idempotency_key),
             memo=f"Adjustment by {actor_email}",
@@ -341,19 +366,12 @@ def commission_to_wallet(
         wallet = member_account_get(user=user, kind=MemberAccountKind.WALLET, currency=currency)
         wallets_mirror = _mirror(AccountKind.SITE_WALLETS, site, currency)
         commissions_mirror = _mirror(AccountKind.SITE_COMMISSIONS, site, currency)
-        mirrors_lock(wallets_mirror, commissions_mirror)
-        held = balances_lock([available])[available.pk]
-        if (
-            held < amount
-            and not MemberTransaction.objects.filter(idempotency_key=idempotency_key).exists()
-        ):
-            raise WalletError(f"Only {held} {currency} of commission is available.")
         return apply(
             site=site,
             idempotency_key=idempotency_key,
             kind=MemberTransactionKind.COMMISSION_TO_WALLET,
             entries=[Entry(available, amount), Entry(wallet, -amount)],
-            mirrors=[wallets_mirror, commissions_mirror],
             public_postings=[Posting(commissions_mirror, amount), Posting(wallets_mirror, -amount)],
             public_key=public_key_for(site, idempotency_key),
+            funded=[available],
         )

@@ -20,6 +20,6 @@ def commissions_confirm() -> int:
     if confirmed:
         logger.info(
             "wallets.commissions_confirmed",
-            extra={"count": confirmed, "schema": connection.schema_name},
+            extra={"count": confirmed, "schema": getattr(connection, "schema_name", "")},
         )
     return confirmed

@@ -33,7 +33,7 @@ from tests.payouts.conftest import balance, fund
 D = Decimal
 CURRENCY = "GBP"
 OWNER = SimpleNamespace(email="owner@alpha.test")
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.commits]
 
 
 def _in_thread(work: Callable[[], Any]) -> Any:

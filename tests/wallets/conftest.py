@@ -49,12 +49,12 @@ def wallet(user: AbstractUser, currency: str = "CNY") -> Decimal:
     return member_balance(user=user, kind=MemberAccountKind.WALLET, currency=currency)
 
 
-def pending(user: AbstractUser) -> Decimal:
-    return member_balance(user=user, kind=MemberAccountKind.COMMISSION_PENDING, currency="CNY")
+def pending(user: AbstractUser, currency: str = "CNY") -> Decimal:
+    return member_balance(user=user, kind=MemberAccountKind.COMMISSION_PENDING, currency=currency)
 
 
-def available(user: AbstractUser) -> Decimal:
-    return member_balance(user=user, kind=MemberAccountKind.COMMISSION_AVAILABLE, currency="CNY")
+def available(user: AbstractUser, currency: str = "CNY") -> Decimal:
+    return member_balance(user=user, kind=MemberAccountKind.COMMISSION_AVAILABLE, currency=currency)
 
 
 def written() -> tuple[int, int, int, int]:
@@ -64,4 +64,39 @@ def written() -> tuple[int, int, int, int]:
         MemberEntry.objects.count(),
         Transaction.objects.count(),
         Leg.objects.count(),
+    )
+
+
+def earn_commission(
+    site: Site, member: AbstractUser, amount: Decimal, *, key: str, currency: str = "CNY"
+) -> None:
+    """Give a member of the active site `amount` of available commission: a card sale whose
+    level-1 commission is theirs, recorded and confirmed."""
+    from shared.ledger.models import Settlement
+    from shared.ledger.settlement import ChainLink, settle_sale
+    from shared.suppliers.models import Supplier
+    from tenants.wallets.commissions import CommissionSpec, commission_confirm, commission_record
+
+    supplier, _ = Supplier.objects.get_or_create(name="Commission test supplier", kind="card_stock")
+    paid = amount * 10
+    settle_sale(
+        sale_key=key,
+        site=site,
+        currency=currency,
+        amount_paid=paid,
+        quantity=1,
+        chain=[ChainLink(site, paid / 2)],
+        supplier=supplier,
+        supplier_unit_cost=paid / 4,
+        paid_from=account_get(kind=AccountKind.PAYMENT_CLEARING, currency=currency),
+        commission=amount,
+    )
+    commission_record(sale_key=key, shares=[CommissionSpec(member, 1, amount)])
+    assert commission_confirm(sale_key=key)
+    assert Settlement.objects.filter(sale_key=key).exists()
+
+
+def withdrawing(user: AbstractUser, currency: str = "CNY") -> Decimal:
+    return member_balance(
+        user=user, kind=MemberAccountKind.COMMISSION_WITHDRAWING, currency=currency
     )

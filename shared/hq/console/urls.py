@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from shared.hq.console.views import catalogue, keys, overview, pricing, suppliers
+from shared.hq.console.views import catalogue, keys, money, overview, pricing, suppliers
 
 app_name = "hq_console"
 
@@ -53,4 +53,20 @@ urlpatterns = [
     path("keys/batches/<int:batch_id>/delete/", keys.keys_delete, name="keys_delete"),
     path("keys/<int:key_id>/reveal/", keys.key_reveal, name="key_reveal"),
     path("keys/export/", keys.keys_export, name="keys_export"),
+    # Money: site owners' withdrawals and the HQ-wide reports
+    path("withdrawals/", money.withdrawal_list, name="withdrawal_list"),
+    path(
+        "withdrawals/<int:withdrawal_id>/approve/",
+        money.withdrawal_approve_view,
+        name="withdrawal_approve",
+    ),
+    path(
+        "withdrawals/<int:withdrawal_id>/reject/",
+        money.withdrawal_reject_view,
+        name="withdrawal_reject",
+    ),
+    path(
+        "withdrawals/<int:withdrawal_id>/paid/", money.withdrawal_paid_view, name="withdrawal_paid"
+    ),
+    path("reports/", money.reports, name="money_reports"),
 ]

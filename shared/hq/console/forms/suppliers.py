@@ -10,7 +10,13 @@ from django.utils.translation import gettext_lazy as _
 
 from shared.catalog.models import Sku
 from shared.hq.console.forms.common import SkuChoiceField
-from shared.suppliers.models import Supplier, SupplierKind, SupplierOffer, SupplierStatus
+from shared.suppliers.models import (
+    Supplier,
+    SupplierKind,
+    SupplierOffer,
+    SupplierProtocol,
+    SupplierStatus,
+)
 
 # Fields supplier_create and supplier_update take as they are.
 SUPPLIER_FIELDS = (
@@ -20,6 +26,7 @@ SUPPLIER_FIELDS = (
     "contact_phone",
     "api_base_url",
     "api_key_id",
+    "api_protocol",
     "notes",
 )
 
@@ -37,6 +44,13 @@ class SupplierForm(forms.Form):
         label=_("API base URL"), required=False, assume_scheme="https", max_length=200
     )
     api_key_id = forms.CharField(label=_("API key id"), max_length=100, required=False)
+    api_protocol = forms.TypedChoiceField(
+        label=_("API protocol"),
+        choices=SupplierProtocol.choices,
+        required=False,
+        empty_value=SupplierProtocol.KAMENG,
+        help_text=_("How this supplier's API is called (docs/supplier-protocol.md)."),
+    )
     api_secret = forms.CharField(
         label=_("API secret"),
         required=False,

@@ -13,7 +13,11 @@ from django.core.management.base import BaseCommand
 from django.db import connection
 from django_tenants.utils import tenant_context
 
-from shared.hq.demo_catalog import demo_catalog_seed, demo_site_pricing_seed
+from shared.hq.demo_catalog import (
+    demo_catalog_seed,
+    demo_site_pricing_seed,
+    demo_topup_suppliers_seed,
+)
 from shared.sites import provisioning
 from shared.sites.selectors import hq_base_url, site_base_url, site_get
 from shared.sites.services import site_create
@@ -49,6 +53,7 @@ class Command(BaseCommand):
         if not Supplier.objects.exists():
             keys = demo_catalog_seed(actor_email=HQ_EMAIL)
             self.stdout.write(f"Seeded the catalogue with {keys} card keys.")
+        simulators = demo_topup_suppliers_seed()
         rows = []
         for slug, name, parent_slug, tagline, colour, language, theme in DEMO_SITES:
             site = site_get(slug=slug)
@@ -84,6 +89,9 @@ class Command(BaseCommand):
             out.write(f"  {indent}{site.slug:<{12 - len(indent)}}{site_base_url(site)}")
             out.write(f"  {' ' * 12}  owner  owner@{site.slug}.test / {DEMO_PASSWORD_OWNER}")
             out.write(f"  {' ' * 12}  member member@{site.slug}.test / {DEMO_PASSWORD_MEMBER}")
+        out.write("  Direct top-up suppliers (local simulators):")
+        for line in simulators:
+            out.write(f"    {line}")
 
     def _hq_staff(self) -> None:
         user_model = get_user_model()
