@@ -19,6 +19,13 @@ class SupplierStatus(models.TextChoices):
     PAUSED = "paused", "Paused"
 
 
+class SupplierProtocol(models.TextChoices):
+    """The wire protocol an API supplier speaks (docs/supplier-protocol.md)."""
+
+    KAMENG = "kameng", "Kameng signed JSON (HMAC-SHA256)"
+    CLASSIC = "classic", "Classic form API (MD5 sign)"
+
+
 class Supplier(models.Model):
     name = models.CharField(max_length=100, unique=True)
     kind = models.CharField(max_length=16, choices=SupplierKind.choices)
@@ -30,6 +37,9 @@ class Supplier(models.Model):
     contact_phone = models.CharField(max_length=32, blank=True)
     api_base_url = models.URLField(blank=True)
     api_key_id = models.CharField(max_length=100, blank=True)
+    api_protocol = models.CharField(
+        max_length=16, choices=SupplierProtocol.choices, default=SupplierProtocol.KAMENG
+    )
     # The API secret, encrypted by the vault (AES-256-GCM); never stored or logged in clear.
     api_secret_ciphertext = models.BinaryField(null=True, blank=True, editable=False)
     api_secret_key_id = models.CharField(max_length=16, blank=True, editable=False)
@@ -65,3 +75,40 @@ class SupplierOffer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.supplier.name} → {self.sku.code} @ {self.cost}"
+
+
+class SupplierOrderStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+class SupplierOrder(models.Model):
+    """One top-up order as sent to one supplier: written before the request goes out, updated
+    by its answers, queries and callbacks. A callback is only accepted from the supplier the
+    order was sent to; the rows are also what a supplier scorecard is computed from."""
+
+    supplier = models.ForeignKey(Supplier, on_delete=models.PROTECT, related_name="orders")
+    order_ref = models.CharField(max_length=100)
+    sku_code = models.CharField(max_length=64)
+    quantity = models.PositiveIntegerField(default=1)
+    status = models.CharField(
+        max_length=16, choices=SupplierOrderStatus.choices, default=SupplierOrderStatus.PENDING
+    )
+    supplier_ref = models.CharField(max_length=100, blank=True)
+    message = models.CharField(max_length=255, blank=True)
+    submitted_at = models.DateTimeField(auto_now_add=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    callbacks = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-submitted_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["supplier", "order_ref"], name="supplier_order_ref_unique"
+            ),
+        ]
+        indexes = [models.Index(fields=["order_ref"], name="supplier_order_ref_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.supplier_id}:{self.order_ref} {self.status}"
