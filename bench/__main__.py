@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-BENCHMARKS = ["provisioning", "category_page", "vault_import", "settlement"]
+BENCHMARKS = ["provisioning", "category_page", "vault_import", "settlement", "orders", "delivery"]
 RESULTS = Path(__file__).resolve().parent.parent / "bench-results"
 
 

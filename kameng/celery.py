@@ -36,6 +36,11 @@ app.conf.beat_schedule = {
         "task": "shared.ledger.tasks.settlements_confirm",
         "schedule": crontab(minute="*/10"),
     },
+    # Platform-wide: unpaid sandbox checkouts past their time get `checkout.session.expired`.
+    "payments-sandbox-expire": {
+        "task": "shared.payments.tasks.sandbox_sessions_expire",
+        "schedule": 60.0,
+    },
     # Per site: each site's own housekeeping runs in its schema.
     "site-housekeeping": {
         "task": "tenants.storefront.tasks.site_housekeeping",
@@ -46,8 +51,20 @@ app.conf.beat_schedule = {
         "task": "tenants.wallets.tasks.commissions_confirm",
         "schedule": crontab(minute="*/15"),
     },
+    # Per site: unpaid orders past their time to pay expire and give their keys back.
+    "orders-expire": {
+        "task": "tenants.orders.tasks.orders_expire",
+        "schedule": 60.0,
+    },
+    # Per site: direct top-ups whose task was lost (a worker killed) are picked up again.
+    "orders-topups-resume": {
+        "task": "tenants.orders.topups.topups_resume",
+        "schedule": 300.0,
+    },
 }
-PER_SITE_ENTRIES = frozenset({"site-housekeeping", "commissions-confirm"})
+PER_SITE_ENTRIES = frozenset(
+    {"site-housekeeping", "commissions-confirm", "orders-expire", "orders-topups-resume"}
+)
 
 
 class SiteAwareScheduler(PersistentScheduler):

@@ -65,6 +65,9 @@ def demo(env: dict[str, str]) -> int:
                    "--concurrency", "2", "-n", "demo@%h"],
         "beat": [PYTHON, "-m", "celery", "-A", "kameng", "beat", "-l", "info",
                  "--scheduler", "kameng.celery:SiteAwareScheduler", "-s", str(beat_schedule)],
+        # Local top-up suppliers the demo suppliers point at (one per protocol).
+        "supplier-kameng": [PYTHON, "-m", "shared.suppliers.simulator", "--demo", "kameng"],
+        "supplier-classic": [PYTHON, "-m", "shared.suppliers.simulator", "--demo", "classic"],
     }  # fmt: skip
     children = {
         name: subprocess.Popen(cmd, cwd=BASE_DIR, env=env, start_new_session=True)
@@ -80,7 +83,9 @@ def demo(env: dict[str, str]) -> int:
     signal.signal(signal.SIGTERM, stop)
     time.sleep(3)  # let the processes print their start-up lines first
     print(
-        f"\n{summary}\nKameng is running (web, worker, beat). Press Ctrl-C to stop.\n", flush=True
+        f"\n{summary}\nKameng is running (web, worker, beat, supplier simulators). "
+        "Press Ctrl-C to stop.\n",
+        flush=True,
     )
     try:
         while not stopping:

@@ -99,6 +99,7 @@ TENANT_APPS = [
     "tenants.console",
     "tenants.wallets",
     "tenants.orders",
+    "tenants.aftersales",
 ]
 
 INSTALLED_APPS = list(SHARED_APPS) + [a for a in TENANT_APPS if a not in SHARED_APPS]
@@ -278,6 +279,12 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 300
+# A task whose worker died (acks late) goes back to the queue after this long, not Redis's
+# default hour. Longer than the time limit, and than every countdown the code schedules, or a
+# waiting task would be handed out twice.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 600),
+}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
 
@@ -319,12 +326,70 @@ SETTLEMENT_CONFIRMATION_DAYS = env_int("SETTLEMENT_CONFIRMATION_DAYS", 7)
 WITHDRAWAL_MINIMUM = env_str("WITHDRAWAL_MINIMUM", "100.00")
 WITHDRAWAL_FEE_PERCENT = env_str("WITHDRAWAL_FEE_PERCENT", "0")
 WITHDRAWAL_FEE_FIXED = env_str("WITHDRAWAL_FEE_FIXED", "2.00")
+# Members' referral-commission withdrawals (paid by the site's staff by hand): platform defaults
+# that a site may override in its referral programme.
+MEMBER_WITHDRAWAL_MINIMUM = env_str("MEMBER_WITHDRAWAL_MINIMUM", "50.00")
+MEMBER_WITHDRAWAL_FEE_PERCENT = env_str("MEMBER_WITHDRAWAL_FEE_PERCENT", "0")
+MEMBER_WITHDRAWAL_FEE_FIXED = env_str("MEMBER_WITHDRAWAL_FEE_FIXED", "1.00")
+
+# --- Orders -----------------------------------------------------------------------------------
+
+# Minutes an unpaid order holds its card keys (and stays payable) before it expires.
+ORDER_RESERVATION_MINUTES = env_int("ORDER_RESERVATION_MINUTES", 15)
+# Guest order lookup: wrong number/password attempts allowed per order number and per IP
+# address within the window, before lookups are refused until it ends.
+ORDER_LOOKUP_ATTEMPTS_PER_ORDER = env_int("ORDER_LOOKUP_ATTEMPTS_PER_ORDER", 5)
+ORDER_LOOKUP_ATTEMPTS_PER_IP = env_int("ORDER_LOOKUP_ATTEMPTS_PER_IP", 20)
+ORDER_LOOKUP_WINDOW_SECONDS = env_int("ORDER_LOOKUP_WINDOW_SECONDS", 900)
+# Direct top-ups: submissions per supplier on network errors (with exponential backoff from
+# ORDER_TOPUP_BACKOFF_SECONDS) before failing over to the next supplier; status polls of a
+# pending top-up before the order goes to review.
+ORDER_TOPUP_ATTEMPTS = env_int("ORDER_TOPUP_ATTEMPTS", 3)
+ORDER_TOPUP_BACKOFF_SECONDS = env_int("ORDER_TOPUP_BACKOFF_SECONDS", 5)
+ORDER_TOPUP_POLLS = env_int("ORDER_TOPUP_POLLS", 20)
+ORDER_TOPUP_POLL_SECONDS = env_int("ORDER_TOPUP_POLL_SECONDS", 30)
+
+# --- After-sales tickets --------------------------------------------------------------------
+
+# Ticket attachments are private: stored here (per site, per ticket), outside MEDIA_ROOT so no
+# static or proxy route can ever serve them; only the ticket's views read them back.
+PRIVATE_MEDIA_ROOT = Path(env_str("PRIVATE_MEDIA_ROOT", str(BASE_DIR / "private_media")))
+AFTERSALES_ATTACHMENT_MAX_BYTES = env_int("AFTERSALES_ATTACHMENT_MAX_BYTES", 5 * 1024 * 1024)
+AFTERSALES_ATTACHMENTS_PER_MESSAGE = env_int("AFTERSALES_ATTACHMENTS_PER_MESSAGE", 4)
+# A buyer (member account or guest email) with this many refunded orders, or refund tickets,
+# within the window is flagged to staff; with REQUIRES_REVIEW, refunding such a buyer's ticket
+# needs the staff member to confirm they reviewed the buyer's history.
+AFTERSALES_FLAG_REFUNDS = env_int("AFTERSALES_FLAG_REFUNDS", 3)
+AFTERSALES_FLAG_WINDOW_DAYS = env_int("AFTERSALES_FLAG_WINDOW_DAYS", 90)
+AFTERSALES_FLAG_REQUIRES_REVIEW = env_bool("AFTERSALES_FLAG_REQUIRES_REVIEW", False)
 
 # --- Payments (used by the payments capability) -----------------------------------------------
 
 STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY")
 STRIPE_PUBLISHABLE_KEY = env_str("STRIPE_PUBLISHABLE_KEY")
 STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET")
+# Without STRIPE_SECRET_KEY the sandbox checkout signs its webhooks with this secret (derived
+# from SECRET_KEY when empty) and charges this fee (percent of the amount plus fixed).
+PAYMENT_SANDBOX_WEBHOOK_SECRET = env_str("PAYMENT_SANDBOX_WEBHOOK_SECRET")
+PAYMENT_FEE_PERCENT = env_str("PAYMENT_FEE_PERCENT", "2.9")
+PAYMENT_FEE_FIXED = env_str("PAYMENT_FEE_FIXED", "0.30")
+# Minutes a checkout stays payable (Stripe's window: 30 to 1440).
+PAYMENT_CHECKOUT_EXPIRY_MINUTES = env_int("PAYMENT_CHECKOUT_EXPIRY_MINUTES", 30)
+# Limits of a member's wallet top-up by card.
+WALLET_TOP_UP_MIN = env_str("WALLET_TOP_UP_MIN", "10.00")
+WALLET_TOP_UP_MAX = env_str("WALLET_TOP_UP_MAX", "5000.00")
+
+# --- Suppliers (direct top-ups over their APIs; docs/supplier-protocol.md) ---------------------
+
+SUPPLIER_CONNECT_TIMEOUT = float(env_str("SUPPLIER_CONNECT_TIMEOUT", "3"))
+SUPPLIER_READ_TIMEOUT = float(env_str("SUPPLIER_READ_TIMEOUT", "10"))
+# Seconds a signed timestamp (ours or a supplier's callback) may differ from the clock.
+SUPPLIER_SIGNATURE_TOLERANCE = env_int("SUPPLIER_SIGNATURE_TOLERANCE", 300)
+# The local supplier simulators `make demo` starts, and the demo suppliers that point at them.
+SUPPLIER_SIMULATOR_HOST = env_str("SUPPLIER_SIMULATOR_HOST", "127.0.0.1")
+SUPPLIER_SIMULATOR_KAMENG_PORT = env_int("SUPPLIER_SIMULATOR_KAMENG_PORT", 8301)
+SUPPLIER_SIMULATOR_CLASSIC_PORT = env_int("SUPPLIER_SIMULATOR_CLASSIC_PORT", 8302)
+SUPPLIER_SIMULATOR_SECRET = env_str("SUPPLIER_SIMULATOR_SECRET", "kameng-demo-simulator-secret")
 
 # --- Logging ----------------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ urlpatterns = [
     path("console/", include("shared.hq.console.urls")),
     path("accounts/", include("allauth.urls")),
     path("payments/", include("shared.payments.urls")),
+    path("suppliers/", include("shared.suppliers.urls")),
     path("admin/", admin.site.urls),
     path("i18n/setlang/", set_language, name="set_language"),
     path("healthz", hq.healthz, name="healthz"),

@@ -9,6 +9,7 @@ from drf_spectacular.views import SpectacularAPIView
 urlpatterns = [
     path("", include("tenants.storefront.urls")),
     path("", include("tenants.orders.urls")),
+    path("support/", include("tenants.aftersales.urls")),
     path("account/", include("tenants.members.urls")),
     path("pay/", include("shared.payments.site_urls")),
     path("accounts/", include("allauth.urls")),

@@ -26,6 +26,29 @@ from shared.sites.models import Site
 from shared.sites.services import ProvisionedSite, site_create
 from tenants.members.services import member_create
 
+# Tests that commit rows for other connections to see (a live server, a Celery worker, racing
+# threads) leave them behind: ledger rows are immutable and cannot be deleted. They run after
+# every test that rolls back, so those see only the rows they wrote themselves.
+_COMMITTING_FIXTURES = frozenset({"live_url", "celery_worker", "transactional_db", "browser"})
+
+
+def _commits(item: pytest.Item) -> bool:
+    if item.get_closest_marker("commits") is not None:
+        return True
+    marker = item.get_closest_marker("django_db")
+    if marker is not None and marker.kwargs.get("transaction"):
+        return True
+    if _COMMITTING_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+        return True
+    # A test asking for the blocker itself writes outside the test's transaction.
+    fixture_info = getattr(item, "_fixtureinfo", None)
+    return fixture_info is not None and "django_db_blocker" in fixture_info.argnames
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=_commits)  # stable: each group keeps its collection order
+
+
 # Playwright's sync API runs an event loop in the test thread, which makes Django treat every
 # later database call in that thread as coming from async code. The tests are synchronous.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")

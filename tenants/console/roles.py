@@ -23,6 +23,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import models
 
 from tenants.console.models import ConsolePermission
+from tenants.orders.models import Order
 from tenants.pricing.models import (
     MemberLevel,
     MemberLevelPrice,
@@ -69,6 +70,9 @@ CHANGE_BRANDING = "storefront.change_storefrontsettings"
 VIEW_CHILD_SITES = "console.view_child_sites"
 CHANGE_CHILD_SITE_TIER = "console.change_child_site_tier"
 MANAGE_STAFF = "console.manage_staff"
+VIEW_ORDERS = "orders.view_order"
+CHANGE_ORDERS = "orders.change_order"
+REFUND_ORDERS = "orders.refund_order"
 
 _PRICING_MODELS: tuple[type[models.Model], ...] = (
     PriceRule,
@@ -91,6 +95,7 @@ def _all_permissions() -> frozenset[str]:
         perms |= _model_perms(model)
     perms |= _model_perms(StorefrontSettings, ("view", "change"))
     perms |= {VIEW_CHILD_SITES, CHANGE_CHILD_SITE_TIER, MANAGE_STAFF}
+    perms |= {VIEW_ORDERS, CHANGE_ORDERS, REFUND_ORDERS}
     return frozenset(perms)
 
 
@@ -100,7 +105,7 @@ _READ_ONLY = frozenset(p for p in ALL_PERMISSIONS if p.split(".")[1].startswith(
 ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.OWNER: ALL_PERMISSIONS,
     Role.ADMIN: ALL_PERMISSIONS - {MANAGE_STAFF},
-    Role.OPERATIONS: _READ_ONLY | _model_perms(ProductOverride) | {CHANGE_BRANDING},
+    Role.OPERATIONS: _READ_ONLY | _model_perms(ProductOverride) | {CHANGE_BRANDING, CHANGE_ORDERS},
     Role.SUPPORT: _READ_ONLY,
     Role.MARKETING: frozenset(
         {VIEW_BRANDING, CHANGE_BRANDING, VIEW_LEVELS} | _model_perms(ProductOverride)
@@ -125,6 +130,7 @@ def _permissions_ensure(names: Iterable[str]) -> dict[str, Permission]:
         *_PRICING_MODELS,
         StorefrontSettings,
         ConsolePermission,
+        Order,
     )
     models_by_label = {m._meta.label_lower: m for m in owners}
     found: dict[str, Permission] = {}
