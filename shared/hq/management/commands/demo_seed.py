@@ -6,6 +6,7 @@ HQ on the platform domain; the main site `main`; `shop1` and `shop2` under it; `
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -24,6 +25,7 @@ from shared.sites.services import site_create
 from shared.suppliers.models import Supplier
 from tenants.members.services import member_create
 from tenants.storefront.services import storefront_settings_update
+from tenants.wallets.services import wallet_top_up
 
 HQ_EMAIL = "hq@kameng.test"
 DEMO_PASSWORD_HQ = "hq-demo-pass"  # noqa: S105 - printed demo credentials
@@ -41,6 +43,9 @@ ANNOUNCEMENTS = {
     "main": "双十二预热：全场点卡 9.5 折起，话费直充秒到账。",
     "shop2": "New: Steam and PlayStation codes delivered instantly.",
 }
+
+
+DEMO_WALLET_BALANCE = Decimal("500.00")
 
 
 class Command(BaseCommand):
@@ -80,6 +85,13 @@ class Command(BaseCommand):
                 # Accounts are only created when missing: a changed demo password is kept.
                 if not get_user_model().objects.filter(email=f"member@{slug}.test").exists():
                     member_create(email=f"member@{slug}.test", password=DEMO_PASSWORD_MEMBER)
+                # A balance to try paying from the wallet with (once: the key makes it idempotent).
+                wallet_top_up(
+                    user=get_user_model().objects.get(email=f"member@{slug}.test"),
+                    amount=DEMO_WALLET_BALANCE,
+                    idempotency_key="demo-seed-wallet",
+                    source="demo seed",
+                )
             rows.append((site, "  " * (site.depth - 1)))
 
         out = self.stdout
