@@ -28,11 +28,6 @@ import logging
 import os
 import re
 import secrets
-import signal
-import socket
-import subprocess
-import sys
-import tempfile
 import time
 import uuid
 from decimal import Decimal
@@ -41,6 +36,7 @@ from typing import Any
 
 from bench.database import bench_database, percentile
 from bench.database import summary as _summary
+from bench.gunicorn import GunicornServer
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 TARGET_MS = 1000.0
@@ -71,7 +67,9 @@ def run(*, quick: bool = False) -> dict[str, Any]:
         logging.disable(logging.INFO)
         try:
             sites, sku = _build(keys=orders + WARM_UP + 10)
-            server = _Server()
+            server = GunicornServer(
+                workers=WORKERS, threads=THREADS, name="delivery", port_in_urls=True
+            )
             try:
                 server.start()
                 guests = [_Guest(server, site, sku.pk) for site in sites]
@@ -179,73 +177,11 @@ def _build(*, keys: int) -> tuple[list[Any], Any]:
 # --- The server and the guests ----------------------------------------------------------------
 
 
-class _Server:
-    """gunicorn serving the project against the bench database (its output kept in a file)."""
-
-    def __init__(self) -> None:
-        self.port = 0
-        self.process: subprocess.Popen[bytes] | None = None
-        handle, name = tempfile.mkstemp(prefix="bench-delivery-gunicorn-", suffix=".log")
-        os.close(handle)
-        self.log = Path(name)
-
-    def start(self) -> None:
-        import requests
-
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        env = dict(os.environ, DEBUG="0", PYTHONUNBUFFERED="1", PUBLIC_URL_PORT=str(self.port))
-        cmd = [
-            sys.executable, "-m", "gunicorn", "kameng.wsgi:application",
-            f"--bind=127.0.0.1:{self.port}", f"--workers={WORKERS}", f"--threads={THREADS}",
-            "--worker-class=gthread", "--keep-alive=30", "--preload",
-        ]  # fmt: skip
-        with self.log.open("wb") as log:  # the child keeps its own descriptor
-            self.process = subprocess.Popen(
-                cmd, cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )  # fmt: skip
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited:\n{self._log_tail()}")
-            try:
-                requests.get(self.url("/"), headers={"Host": "shop.localhost"}, timeout=2)
-                return
-            except requests.ConnectionError:
-                time.sleep(0.2)
-        raise RuntimeError(f"gunicorn did not answer:\n{self._log_tail()}")
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def _log_tail(self) -> str:
-        return self.log.read_text(errors="replace")[-3000:]
-
-    def stop(self) -> list[str]:
-        """Stop gunicorn; the tracebacks and errors it logged, if any."""
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-        text = self.log.read_text(errors="replace")
-        self.log.unlink()
-        return [
-            line[:300]
-            for line in text.splitlines()
-            if "Traceback" in line or " ERROR " in line or "[CRITICAL]" in line
-        ][:20]
-
-
 class _Guest:
     """A guest's browser on one site (its own session and cookies), and the payment provider
     confirming its payments."""
 
-    def __init__(self, server: _Server, site: Any, sku_id: int) -> None:
+    def __init__(self, server: GunicornServer, site: Any, sku_id: int) -> None:
         from http.cookiejar import DefaultCookiePolicy
 
         import requests

@@ -45,10 +45,7 @@ import os
 import re
 import secrets
 import shutil
-import signal
-import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -62,6 +59,7 @@ from typing import Any
 
 from bench.database import bench_database, percentile
 from bench.database import summary as _summary
+from bench.gunicorn import GunicornServer
 
 D = Decimal
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -98,7 +96,7 @@ def run(*, quick: bool = False) -> dict[str, Any]:
         try:
             bed = _build(keys=keys, members_per_site=math.ceil(CLIENTS / len(SITES)))
             script, substitutions, statements = _pgbench_script(bed)
-            server = _Server(workers=WORKERS, threads=THREADS)
+            server = GunicornServer(workers=WORKERS, threads=THREADS, name="orders")
             try:
                 server.start()
                 buyers = [_Buyer(server, bed, c) for c in range(CLIENTS)]
@@ -555,100 +553,13 @@ class _Activity:
 # --- The server and its buyers ----------------------------------------------------------------
 
 
-class _Server:
-    """gunicorn serving the project against the bench database (its output kept in a file)."""
-
-    def __init__(self, *, workers: int, threads: int, app: str = "kameng.wsgi:application") -> None:
-        self.workers, self.threads, self.app = workers, threads, app
-        self.port = 0
-        self.process: subprocess.Popen[bytes] | None = None
-        handle, name = tempfile.mkstemp(prefix="bench-orders-gunicorn-", suffix=".log")
-        os.close(handle)
-        self.log = Path(name)
-
-    def start(self) -> None:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        env = dict(os.environ, DEBUG="0", PYTHONUNBUFFERED="1")
-        cmd = [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            self.app,
-            f"--bind=127.0.0.1:{self.port}",
-            f"--workers={self.workers}",
-            f"--threads={self.threads}",
-            "--worker-class=gthread",
-            "--keep-alive=30",
-            "--preload",
-        ]
-        with self.log.open("wb") as log:  # the child keeps its own descriptor
-            self.process = subprocess.Popen(
-                cmd, cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )  # fmt: skip
-        import requests
-
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited:\n{self._log_tail()}")
-            try:
-                requests.get(self.url("/"), headers={"Host": "shop.localhost"}, timeout=2)
-                return
-            except requests.ConnectionError:
-                time.sleep(0.2)
-        raise RuntimeError(f"gunicorn did not answer:\n{self._log_tail()}")
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def worker_cpu_seconds(self) -> float:
-        """CPU time used so far by the gunicorn processes (master and workers)."""
-        assert self.process is not None
-        pids = [self.process.pid]
-        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-        if children.exists():
-            pids += [int(p) for p in children.read_text().split()]
-        ticks = os.sysconf("SC_CLK_TCK")
-        total = 0.0
-        for pid in pids:
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            except FileNotFoundError:
-                continue
-            total += (int(fields[11]) + int(fields[12])) / ticks
-        return total
-
-    def _log_tail(self) -> str:
-        return self.log.read_text(errors="replace")[-3000:]
-
-    def stop(self) -> list[str]:
-        """Stop gunicorn; the tracebacks and errors it logged, if any."""
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-        text = self.log.read_text(errors="replace")
-        self.log.unlink()
-        return [
-            line[:300]
-            for line in text.splitlines()
-            if "Traceback" in line or " ERROR " in line or "[CRITICAL]" in line
-        ][:20]
-
-
 _CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 
 
 class _Buyer:
     """One client: a member of one site, logged in through the site's login form."""
 
-    def __init__(self, server: _Server, bed: Bed, client: int) -> None:
+    def __init__(self, server: GunicornServer, bed: Bed, client: int) -> None:
         import requests
 
         self.server = server
@@ -723,7 +634,7 @@ class _Buyer:
         return number
 
 
-def _http_round(buyers: list[_Buyer], orders: int, server: _Server | None = None) -> dict:
+def _http_round(buyers: list[_Buyer], orders: int, server: GunicornServer | None = None) -> dict:
     per_client = math.ceil(orders / len(buyers))
     barrier = threading.Barrier(len(buyers) + 1)
     errors: list[BaseException] = []
