@@ -24,11 +24,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from shared.ledger.money import CURRENCY_EXPONENTS
 from shared.payouts import conf as payout_conf
-from shared.payouts.exports import REPORT_TITLES, ReportForm, report_download
+from shared.payouts.exports import report_page
 from shared.payouts.models import ConnectedAccount
-from shared.payouts.reports import ReportError, report_rows, site_balances, site_earnings_by_day
+from shared.payouts.reports import site_balances, site_earnings_by_day
 from shared.payouts.selectors import withdrawals_for_site
 from shared.payouts.services import (
     connect_onboarding_link,
@@ -374,36 +373,7 @@ def referral_programme(request: HttpRequest) -> HttpResponse:
 
 @money_view()
 def reports(request: HttpRequest) -> HttpResponse:
-    form = ReportForm(request.GET or None, hq=False)
-    rows: list[dict[str, Any]] = []
-    name = "earnings"
-    if form.is_bound and form.is_valid():
-        data = form.cleaned_data
-        name = data["report"]
-        try:
-            rows = report_rows(
-                name,
-                currency=data["currency"],
-                site=console_site(request),
-                start=data["start"],
-                end=data["end"],
-            )
-        except ReportError as exc:
-            form.add_error(None, str(exc))
-        else:
-            fmt = request.GET.get("format", "")
-            if fmt in ("csv", "xlsx"):
-                return report_download(rows, name=f"{console_site(request).slug}-{name}", fmt=fmt)
-    return render(
-        request,
-        "console/money/reports.html",
-        {
-            "form": form,
-            "rows": rows,
-            "columns": list(rows[0]) if rows else [],
-            "title": REPORT_TITLES.get(name, ""),
-            "query": request.GET.urlencode() if form.is_bound else "",
-            "currencies": list(CURRENCY_EXPONENTS),
-        },
-        status=400 if form.is_bound and form.errors else 200,
+    site = console_site(request)
+    return report_page(
+        request, template="console/money/reports.html", site=site, download_prefix=site.slug
     )

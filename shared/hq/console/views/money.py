@@ -15,11 +15,9 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST, require_safe
 
 from shared.hq.console.access import staff_view
-from shared.ledger.money import CURRENCY_EXPONENTS
 from shared.payouts import conf
-from shared.payouts.exports import REPORT_TITLES, ReportForm, report_download
+from shared.payouts.exports import report_page
 from shared.payouts.models import Withdrawal, WithdrawalMethod, WithdrawalStatus
-from shared.payouts.reports import ReportError, report_rows
 from shared.payouts.selectors import withdrawals_awaiting_hq
 from shared.payouts.services import (
     withdrawal_approve,
@@ -172,32 +170,6 @@ def withdrawal_paid_view(request: HttpRequest, withdrawal_id: int) -> HttpRespon
 @require_safe
 @staff_view(REPORTS)
 def reports(request: HttpRequest) -> HttpResponse:
-    form = ReportForm(request.GET or None, hq=True)
-    rows: list[dict[str, Any]] = []
-    name = "earnings"
-    if form.is_bound and form.is_valid():
-        data = form.cleaned_data
-        name = data["report"]
-        try:
-            rows = report_rows(
-                name, currency=data["currency"], start=data["start"], end=data["end"]
-            )
-        except ReportError as exc:
-            form.add_error(None, str(exc))
-        else:
-            fmt = request.GET.get("format", "")
-            if fmt in ("csv", "xlsx"):
-                return report_download(rows, name=f"hq-{name}", fmt=fmt)
-    return render(
-        request,
-        "hq/console/money/reports.html",
-        {
-            "form": form,
-            "rows": rows,
-            "columns": list(rows[0]) if rows else [],
-            "title": REPORT_TITLES.get(name, ""),
-            "query": request.GET.urlencode() if form.is_bound else "",
-            "currencies": list(CURRENCY_EXPONENTS),
-        },
-        status=400 if form.is_bound and form.errors else 200,
+    return report_page(
+        request, template="hq/console/money/reports.html", site=None, download_prefix="hq"
     )
