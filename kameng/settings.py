@@ -50,6 +50,10 @@ PLATFORM_DOMAIN = env_str("PLATFORM_DOMAIN", "localhost").lower().rstrip(".")
 PUBLIC_URL_SCHEME = env_str("PUBLIC_URL_SCHEME", "http" if DEV_MODE else "https")
 PUBLIC_URL_PORT = env_str("PUBLIC_URL_PORT", "")
 
+# How long a process keeps a host's routing (its site and status) before reading it again; a
+# change made in the same process applies at once.
+SITE_ROUTE_CACHE_SECONDS = env_int("SITE_ROUTE_CACHE_SECONDS", 5)
+
 # Hosts are checked by the site router: the platform domain, every site's domains, and
 # nothing else (unknown hosts get the "no such site" page).
 ALLOWED_HOSTS = ["*"]
@@ -194,9 +198,10 @@ SESSION_COOKIE_AGE = 14 * 24 * 3600
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 
+# Django's and allauth's backends, remembering the schema each user was read from.
 AUTHENTICATION_BACKENDS = [
-    "django.contrib.auth.backends.ModelBackend",
-    "allauth.account.auth_backends.AuthenticationBackend",
+    "tenants.members.backends.SiteModelBackend",
+    "tenants.members.backends.SiteAuthenticationBackend",
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -23,6 +23,7 @@ from django_tenants.utils import tenant_context
 
 from shared.sites import provisioning
 from shared.sites.models import Site
+from shared.sites.selectors import routes_forget
 from shared.sites.services import ProvisionedSite, site_create
 from tenants.members.services import member_create
 
@@ -122,8 +123,10 @@ def network(db: None) -> Network:
 
 @pytest.fixture(autouse=True)
 def _public_schema() -> Iterator[None]:
-    """Every test starts, and leaves, the connection in the public schema."""
+    """Every test starts, and leaves, the connection in the public schema, and routes hosts
+    afresh (a site a rolled-back test made is gone)."""
     connection.set_schema_to_public()
+    routes_forget()
     yield
     connection.set_schema_to_public()
 

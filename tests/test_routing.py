@@ -142,3 +142,55 @@ def test_hq_admin_renders_for_superuser(client: Client, db: None) -> None:
         response = client.get(path, HTTP_HOST="localhost")
         assert response.status_code == 200, path
     assert b"alpha" in client.get("/admin/sites/site/", HTTP_HOST="localhost").content
+
+
+# --- The per-process routing cache ------------------------------------------------------------
+
+
+def test_a_status_change_applies_at_once_in_the_process_that_made_it(
+    client: Client, network: Network
+) -> None:
+    host = site_host(network.beta)
+    assert client.get("/", HTTP_HOST=host).status_code == 200  # routed, and kept
+    site_set_status(site=network.beta, status=SiteStatus.SUSPENDED)
+    assert client.get("/", HTTP_HOST=host).status_code == 403
+    site_set_status(site=network.beta, status=SiteStatus.ACTIVE)
+    assert client.get("/", HTTP_HOST=host).status_code == 200
+
+
+def test_another_process_change_is_seen_within_the_cache_time(
+    client: Client, network: Network, monkeypatch: pytest.MonkeyPatch, settings
+) -> None:
+    """A change another process made (no signal here: a bare UPDATE) shows once the host's
+    entry is older than SITE_ROUTE_CACHE_SECONDS."""
+    from shared.sites import selectors
+    from shared.sites.models import Site
+
+    settings.SITE_ROUTE_CACHE_SECONDS = 5
+    now = [1000.0]
+    monkeypatch.setattr(selectors.time, "monotonic", lambda: now[0])
+    host = site_host(network.beta)
+    assert client.get("/", HTTP_HOST=host).status_code == 200
+    Site.objects.filter(pk=network.beta.pk).update(status=SiteStatus.SUSPENDED)
+    now[0] += 4.9
+    assert client.get("/", HTTP_HOST=host).status_code == 200  # still the kept answer
+    now[0] += 0.2
+    assert client.get("/", HTTP_HOST=host).status_code == 403
+
+
+def test_each_request_gets_its_own_site_object(network: Network) -> None:
+    from shared.sites.selectors import domain_for_host
+
+    first = domain_for_host(site_host(network.alpha))
+    assert first is not None
+    first.tenant.name = "Changed by one request"
+    second = domain_for_host(site_host(network.alpha))
+    assert second is not None and second.tenant.name == network.alpha.name
+    assert second.tenant is not first.tenant
+
+
+def test_unknown_hosts_are_not_kept(network: Network) -> None:
+    from shared.sites import selectors
+
+    assert selectors.domain_for_host("nobody.localhost") is None
+    assert "nobody.localhost" not in selectors._routes

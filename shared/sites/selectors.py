@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import time
+
 from django.conf import settings
 from django.db.models import QuerySet
 
@@ -20,11 +23,51 @@ def platform_subdomain(slug: str) -> str:
     return f"{slug}.{settings.PLATFORM_DOMAIN}"
 
 
+# Every request is routed by its host, and a host's answer rarely changes: each process keeps
+# the routable domains it has read (host -> (expiry, row)) for SITE_ROUTE_CACHE_SECONDS.
+# Saving or deleting a site or a domain clears it in the process that did (`routes_forget`, on
+# the model signals and again on commit); other processes see the change within that time.
+# Unknown hosts are not kept (anyone can send any host).
+_routes: dict[str, tuple[float, Domain]] = {}
+_ROUTES_MAX = 10_000
+
+
 def domain_for_host(host: str) -> Domain | None:
-    """The routable domain row for a request host, with its site, or None."""
+    """The routable domain row for a request host, with its site, or None. The rows are the
+    caller's own: changing them changes nothing for another request."""
+    host = normalise_host(host)
+    now = time.monotonic()
+    hit = _routes.get(host)
+    if hit is not None and hit[0] > now:
+        return _own_copy(hit[1])
+    domain = _domain_read(host)
+    if domain is None:
+        _routes.pop(host, None)
+        return None
+    seconds = settings.SITE_ROUTE_CACHE_SECONDS
+    if seconds > 0:
+        if len(_routes) >= _ROUTES_MAX:
+            _routes.clear()
+        _routes[host] = (now + seconds, domain)
+    return _own_copy(domain)
+
+
+def routes_forget() -> None:
+    """Forget every routed host in this process (a site or domain changed)."""
+    _routes.clear()
+
+
+def _own_copy(domain: Domain) -> Domain:
+    site = copy.copy(domain.tenant)
+    domain = copy.copy(domain)
+    domain.tenant = site
+    return domain
+
+
+def _domain_read(host: str) -> Domain | None:
     domain = (
         Domain.objects.select_related("tenant")
-        .filter(domain=normalise_host(host))
+        .filter(domain=host)
         .only(
             "domain",
             "is_custom",

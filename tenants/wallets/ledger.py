@@ -20,6 +20,7 @@ from django_tenants.utils import get_public_schema_name
 
 from shared.ledger.money import MoneyError, currency_exponent, exact, quantum
 from shared.sites.models import Site
+from tenants.members.backends import schema_stamped
 from tenants.wallets.models import (
     MemberAccount,
     MemberAccountKind,
@@ -63,7 +64,10 @@ def current_site() -> Site:
 
 def member_check(user: AbstractBaseUser) -> AbstractBaseUser:
     """The user, if it is a member of the current site (a user object loaded from another
-    site's schema has the same kind of id, so the username must match too)."""
+    site's schema has the same kind of id, so the username must match too). A user the
+    authentication backends loaded from this schema (the request's user) is one already."""
+    if user.pk is not None and schema_stamped(user):
+        return user
     User = get_user_model()
     field = User.USERNAME_FIELD
     exists = User.objects.filter(pk=user.pk, **{field: getattr(user, field)}).exists()

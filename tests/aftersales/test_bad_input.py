@@ -103,8 +103,8 @@ def test_reply_to_a_closed_ticket_is_refused(alpha: Site, shop: Shop, state) -> 
 def test_ticket_needs_a_paid_order_and_one_at_a_time(alpha: Site, shop: Shop, state) -> None:
     buyer = new_member(alpha, funds="50.00")
     client = client_on(alpha, buyer)
-    unpaid = order_number(
-        client.post("/order/new/", {"sku": shop.card.pk, "quantity": 1, "payment_method": "wallet"})
+    unpaid = order_number(  # a card order waits for its payment
+        client.post("/order/new/", {"sku": shop.card.pk, "quantity": 1, "payment_method": "card"})
     )
     before = state(alpha)
     response = client.post(f"/support/new/{unpaid}/", {"kind": "other", "message": "Help."})

@@ -25,6 +25,7 @@ from tenants.wallets.commissions import commission_settings_update, referral_set
 from tenants.wallets.ledger import member_balance
 from tenants.wallets.mirror import site_mirror_check
 from tenants.wallets.models import MemberAccountKind
+from tenants.wallets.services import wallet_top_up
 from tests.conftest import Network
 from tests.orders.conftest import (
     Shop,
@@ -143,12 +144,12 @@ def test_member_pays_from_wallet_with_commission(network: Network, shop: Shop) -
         referral_set(user=buyer, referrer=referrer)
     client = client_on(alpha, buyer)
 
-    number = _number(
-        client.post("/order/new/", {"sku": shop.card.pk, "quantity": 2, "payment_method": "wallet"})
+    # Buying with the balance is one step: placed, paid and delivered by one POST.
+    response = client.post(
+        "/order/new/", {"sku": shop.card.pk, "quantity": 2, "payment_method": "wallet"}
     )
-    assert wallet_of(alpha, buyer) == D("100.00")  # nothing taken before paying
-    response = client.post(f"/order/{number}/pay/")
-    assert response.status_code == 302 and response["Location"] == f"/order/{number}/"
+    number = _number(response)
+    assert response["Location"] == f"/order/{number}/" and "messages" not in response.cookies
 
     order = _order(alpha, number)
     assert (order.status, order.payment_method, order.amount_paid) == (
@@ -166,27 +167,45 @@ def test_member_pays_from_wallet_with_commission(network: Network, shop: Shop) -
     assert len(_keys_on_page(client.get(f"/order/{number}/").content.decode())) == 2
     listing = client.get("/account/orders/").content.decode()
     assert f'data-number="{number}"' in listing
-    # Paying twice does nothing more.
-    client.post(f"/order/{number}/pay/")
+    # Paying again does nothing more.
+    again = client.post(f"/order/{number}/pay/", follow=True).content.decode()
+    assert "not waiting for payment" in again
     assert wallet_of(alpha, buyer) == D("80.00")
+    assert [(e.from_status, e.to_status) for e in order.events.order_by("id")] == [
+        ("", "pending_payment"),
+        ("pending_payment", "paid"),
+        ("paid", "delivered"),
+    ]
     assert ledger_verify() == []
 
 
-def test_wallet_short_is_refused_and_nothing_written(
+def test_wallet_short_leaves_the_order_held_and_payable(
     network: Network, shop: Shop, snapshot
 ) -> None:
     alpha = network.alpha
     buyer = new_member(alpha, funds="5.00")
     client = client_on(alpha, buyer)
-    number = _number(
-        client.post("/order/new/", {"sku": shop.card.pk, "quantity": 1, "payment_method": "wallet"})
+    response = client.post(
+        "/order/new/", {"sku": shop.card.pk, "quantity": 1, "payment_method": "wallet"}
     )
-    before = snapshot()
-    response = client.post(f"/order/{number}/pay/", follow=True)
-    assert "Your balance is too low" in response.content.decode()
-    assert snapshot() == before
-    assert _order(alpha, number).status == "pending_payment"
+    number = _number(response)
+    page = client.get(f"/order/{number}/").content.decode()
+    assert "Your balance is too low" in page
+    assert 'data-testid="pay"' in page and 'data-testid="top-up"' in page
+    assert _order(alpha, number).status == "pending_payment"  # its key held while topping up
     assert wallet_of(alpha, buyer) == D("5.00")
+    # Paying again while still short is refused and writes nothing.
+    before = snapshot()
+    again = client.post(f"/order/{number}/pay/", follow=True).content.decode()
+    assert "Your balance is too low" in again
+    assert snapshot() == before
+    # Topped up, the same order is paid from its page.
+    with tenant_context(alpha):
+        wallet_top_up(user=buyer, amount=D("20.00"), idempotency_key="t-more", source="test")
+    assert client.post(f"/order/{number}/pay/").status_code == 302
+    assert _order(alpha, number).status == "delivered"
+    assert wallet_of(alpha, buyer) == D("15.00")
+    assert ledger_verify() == []
 
 
 def test_reusable_key_goes_to_every_buyer(network: Network, shop: Shop) -> None:
@@ -200,7 +219,6 @@ def test_reusable_key_goes_to_every_buyer(network: Network, shop: Shop) -> None:
                 "/order/new/", {"sku": shop.reuse.pk, "quantity": 2, "payment_method": "wallet"}
             )
         )
-        client.post(f"/order/{number}/pay/")
         order = _order(alpha, number)
         assert (order.status, order.total) == ("delivered", D("6.00"))
         assert wallet_of(alpha, buyer) == D("44.00")
@@ -219,7 +237,6 @@ def test_manual_order_is_delivered_by_staff(network: Network, shop: Shop) -> Non
             "/order/new/", {"sku": shop.manual.pk, "quantity": 1, "payment_method": "wallet"}
         )
     )
-    client.post(f"/order/{number}/pay/")
     order = _order(alpha, number)
     assert (order.status, order.payment_status, order.fulfilment_status) == (
         "paid",
@@ -353,7 +370,6 @@ def test_refund_whole_and_partial_restores_wallet_and_claws_back_commission(
     number = _number(
         client.post("/order/new/", {"sku": shop.card.pk, "quantity": 2, "payment_method": "wallet"})
     )
-    client.post(f"/order/{number}/pay/")
     order = _order(alpha, number)
     sale_key = f"{alpha.schema_name}:{order.pk}"
     assert account_balance(pending) == site_before + D("1.80")  # margin 2.00 less commission

@@ -242,6 +242,28 @@ def test_a_site_from_the_pool_has_the_guarantees(
     assert mirror(site) == D("3.00")
 
 
+def test_a_user_logged_in_on_one_site_is_no_member_of_another(
+    network: Network, django_assert_num_queries
+) -> None:
+    """The backends stamp the users they load with their schema: the check costs no query on
+    that site, and on another site the user is checked (and refused) as any other."""
+    from tenants.members.backends import SiteModelBackend
+    from tenants.wallets.ledger import member_check
+
+    with tenant_context(network.alpha):
+        member = SiteModelBackend().get_user(new_member(network.alpha).pk)
+        assert member is not None
+        with django_assert_num_queries(0):
+            member_check(member)
+    with tenant_context(network.beta):
+        before = written()
+        with pytest.raises(WalletError, match="not a member"):
+            member_check(member)
+        with pytest.raises(WalletError, match="not a member"):
+            wallet_top_up(user=member, amount=D("8"), idempotency_key="x", source="card")
+        assert written() == before
+
+
 def test_another_sites_member_is_refused_and_mirrors_stay_apart(network: Network) -> None:
     with tenant_context(network.beta):
         beta_member = new_member(network.beta)
