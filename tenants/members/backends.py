@@ -12,8 +12,9 @@ from typing import Any
 
 from allauth.account.auth_backends import AuthenticationBackend
 from django.contrib.auth.backends import ModelBackend
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AbstractBaseUser, User
 from django.db import connection
+from django.http import HttpRequest
 
 _STAMP = "_kameng_schema"
 
@@ -29,13 +30,19 @@ def schema_stamped(user: AbstractBaseUser) -> bool:
 
 
 class SiteModelBackend(ModelBackend):
-    def authenticate(self, request: Any, **credentials: Any) -> AbstractBaseUser | None:
-        user = super().authenticate(request, **credentials)
+    def authenticate(
+        self,
+        request: HttpRequest | None,
+        username: str | None = None,
+        password: str | None = None,
+        **kwargs: Any,
+    ) -> User | None:
+        user = super().authenticate(request, username=username, password=password, **kwargs)
         if user is not None:
             schema_stamp(user)
         return user
 
-    def get_user(self, user_id: Any) -> AbstractBaseUser | None:
+    def get_user(self, user_id: Any) -> User | None:
         user = super().get_user(user_id)
         if user is not None:
             schema_stamp(user)

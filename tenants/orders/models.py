@@ -52,9 +52,12 @@ class Order(models.Model):
     unit_price = models.DecimalField(max_digits=12, decimal_places=2)
     total = models.DecimalField(max_digits=14, decimal_places=2)
     currency = models.CharField(max_length=3)
-    # Cost snapshot at ordering: the site's unit cost, and where the goods come from
-    # ([{"supplier_id", "quantity", "unit_cost"}] for keys; empty for top-ups).
+    # Cost snapshot at ordering: the site's unit cost, what each site of the chain pays its
+    # parent for a unit ([[site_id, "unit_cost"], ...], root first: the sale settles by it),
+    # and where the goods come from ([{"supplier_id", "quantity", "unit_cost"}] for keys;
+    # empty for top-ups).
     unit_cost = models.DecimalField(max_digits=12, decimal_places=2)
+    chain_costs = models.JSONField(default=list, blank=True)
     supply = models.JSONField(default=list, blank=True)
     input_values = models.JSONField(default=dict, blank=True)
     reusable_key_id = models.BigIntegerField(null=True, blank=True)

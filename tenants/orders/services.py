@@ -15,7 +15,8 @@ its offer's cost) is worked out when the keys are reserved, at checkout (again i
 payment has to reserve other keys), and the sale is settled with it: the supplier is owed what
 its offer said when its key was promised to the buyer, whatever the offer says by the time the
 payment lands, and HQ's share absorbs a change in between. The chain's unit costs (what each
-site pays its parent) are read at payment (`sale_chain_for`).
+site pays its parent, `Order.chain_costs`) are priced with the buyer's price at checkout too,
+so every site's margin is the one the sale was quoted at.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from shared.catalog.topup import topup_input_validate
 from shared.ledger.models import Account, AccountKind
 from shared.ledger.money import MoneyError, exact
 from shared.ledger.services import account_get
-from shared.ledger.settlement import Supply, settle_sale
+from shared.ledger.settlement import ChainLink, Supply, settle_sale
 from shared.sites.models import Site
 from shared.suppliers.adapters import topup_offers
 from shared.suppliers.models import Supplier, SupplierOffer, SupplierStatus
@@ -73,9 +74,9 @@ from tenants.pricing.selectors import (
     ProductDisplay,
     SkuNotPriced,
     member_level_for,
-    prices_for,
     product_display,
     sale_chain_for,
+    sale_quote,
 )
 from tenants.wallets.commissions import commission_for_sale, commission_record
 from tenants.wallets.ledger import InsufficientFunds, WalletError, member_check
@@ -212,9 +213,10 @@ def _supply_json(supply: Sequence[Supply]) -> list[dict[str, Any]]:
 
 
 def _supply_from_json(rows: Sequence[Mapping[str, Any]]) -> list[Supply]:
-    suppliers = Supplier.objects.in_bulk([row["supplier_id"] for row in rows])
+    """The supply as stored on an order. Suppliers are given by id: settlement reads nothing
+    else of them."""
     return [
-        Supply(suppliers[row["supplier_id"]], int(row["quantity"]), Decimal(row["unit_cost"]))
+        Supply(Supplier(pk=row["supplier_id"]), int(row["quantity"]), Decimal(row["unit_cost"]))
         for row in rows
     ]
 
@@ -294,17 +296,19 @@ def order_create(
     if errors:
         raise OrderError(errors)
     try:
-        price = prices_for(
-            site=site, skus=[sku], member_level=member_level_for(member), quantity=quantity
-        ).get(sku.pk)
+        quote = sale_quote(
+            site=site, sku=sku, member_level=member_level_for(member), quantity=quantity
+        )
     except SkuNotPriced:
-        price = None
-    if price is None:
+        quote = None
+    if quote is None:
         raise OrderError(_("This product has no price on this site."), code="not_priced")
+    price = quote.price
     try:
         unit_price = exact(price.price, price.currency)
         total = exact(unit_price * quantity, price.currency)
         unit_cost = exact(price.cost, price.currency)
+        chain_costs = [[i, str(exact(cost, price.currency))] for i, cost in quote.chain_costs]
     except MoneyError as exc:
         raise OrderError(str(exc)) from exc
     now = timezone.now()
@@ -322,6 +326,7 @@ def order_create(
             total=total,
             currency=price.currency,
             unit_cost=unit_cost,
+            chain_costs=chain_costs,
             input_values=inputs,
             payment_method=payment_method,
             reserved_until=reservation_deadline(now),
@@ -504,7 +509,7 @@ def sale_settle(*, order: Order, site: Site, supply: Sequence[Supply], paid_from
     """Settle the order's sale through the ledger (idempotent on the order_ref), with the
     referral commission of a member's purchase and, for a wallet payment taken from the wallets
     mirror, the wallet's spend."""
-    chain = sale_chain_for(site=site, sku=order.sku)
+    chain = _sale_chain(order, site)
     commissions = []
     if order.buyer_id is not None:
         margin = order.amount_paid - order.quantity * chain[-1].unit_cost
@@ -537,6 +542,17 @@ def sale_settle(*, order: Order, site: Site, supply: Sequence[Supply], paid_from
             mirror=paid_from,
         )
     commission_record(sale_key=sale_key, shares=commissions)
+
+
+def _sale_chain(order: Order, site: Site) -> list[ChainLink]:
+    """The chain's unit costs the order was placed with (read afresh for an order placed
+    without them). Ancestors are given by id: settlement reads nothing else of them."""
+    if not order.chain_costs:
+        return sale_chain_for(site=site, sku=order.sku)
+    return [
+        ChainLink(site if site_id == site.pk else Site(pk=site_id), Decimal(cost))
+        for site_id, cost in order.chain_costs
+    ]
 
 
 def order_payment_confirmed(

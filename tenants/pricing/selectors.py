@@ -81,6 +81,7 @@ _RULES_CACHE_KEY = "pricing:rules:v2:{site_id}:{token}"
 __all__ = [
     "ExplanationStep",
     "ProductDisplay",
+    "SaleQuote",
     "SkuNotPriced",
     "SkuPrice",
     "cost_price_for",
@@ -89,6 +90,8 @@ __all__ = [
     "price_explanation",
     "prices_for",
     "product_display",
+    "sale_chain_for",
+    "sale_quote",
     "visible_products",
     "wholesale_price_for",
 ]
@@ -126,6 +129,38 @@ def prices_for(
         quantity=quantity,
         memo=_quote_memos.get(chain, member, quantity),
     )
+
+
+@dataclass(frozen=True)
+class SaleQuote:
+    """One SKU's price for a buyer on a site, with what each site of the chain pays its parent
+    for one unit, root first (the last is `price.cost`): what an order records when it is
+    placed, and settles by."""
+
+    price: SkuPrice
+    chain_costs: tuple[tuple[int, Decimal], ...]  # (site id, unit cost)
+
+
+def sale_quote(
+    *,
+    site: Site,
+    sku: Sku | int,
+    member_level: MemberLevel | None = None,
+    quantity: int = 1,
+) -> SaleQuote | None:
+    """`prices_for` of one SKU and the unit costs `sale_chain_for` gives, from one reading of
+    the chain. None if HQ has no price for the SKU in the tier the chain buys at."""
+    sku_id = _sku_id(sku)
+    chain = _price_chain(site)
+    skus_found = _sku_facts(chain, [sku_id], site=site, level=member_level)
+    fact = skus_found.facts.get(sku_id)
+    if fact is None:
+        return None
+    member = _member_terms(member_level, skus_found)
+    memo = _quote_memos.get(chain, member, quantity)
+    price = chain.quote_many([fact], member=member, quantity=quantity, memo=memo)[sku_id]
+    site_ids = (link.site_id for link in chain.sites)
+    return SaleQuote(price, tuple(zip(site_ids, chain.costs(fact), strict=True)))
 
 
 def cost_price_for(*, site: Site, sku: Sku | int) -> Decimal:
