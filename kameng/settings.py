@@ -192,8 +192,9 @@ CACHES = {
 }
 
 # Sessions live in the current schema's table: a session key of one site does not exist on
-# another site or on HQ. Cookies are host-only (no SESSION_COOKIE_DOMAIN).
-SESSION_ENGINE = "django.contrib.sessions.backends.db"
+# another site or on HQ. Cookies are host-only (no SESSION_COOKIE_DOMAIN). Reads come from the
+# cache first, whose keys carry the schema too (KEY_FUNCTION above); the table stays the record.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 SESSION_COOKIE_AGE = 14 * 24 * 3600
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

@@ -10,12 +10,14 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q, Sum
+from django.db.models import Q, Sum
+from django.utils import timezone
 from django_tenants.utils import get_public_schema_name
 
 from shared.ledger.money import MoneyError, currency_exponent, exact, quantum
@@ -153,8 +155,17 @@ def balances_lock(accounts: Iterable[MemberAccount]) -> dict[int, Decimal]:
     """Lock the balance rows of these member accounts (in id order, so two operations never
     wait on each other crosswise) and return their balances."""
     ids = sorted({a.pk for a in accounts if a.kind != MemberAccountKind.PLATFORM})
-    rows = MemberBalance.objects.select_for_update().filter(pk__in=ids).order_by("pk")
-    return {row.pk: row.balance for row in rows}
+    if not ids:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(_BALANCES_LOCK_SQL, [ids])
+        return dict(cursor.fetchall())
+
+
+_BALANCES_LOCK_SQL = (
+    f"SELECT account_id, balance FROM {MemberBalance._meta.db_table} "  # noqa: S608
+    "WHERE account_id = ANY(%s) ORDER BY account_id FOR UPDATE"
+)
 
 
 def member_balance(*, user: AbstractBaseUser, kind: MemberAccountKind, currency: str) -> Decimal:
@@ -179,20 +190,6 @@ def _merge(entries: Sequence[Entry]) -> list[tuple[MemberAccount, Decimal]]:
     if len(merged) < 2:
         raise WalletError("A transaction needs at least two non-zero entries.")
     return merged
-
-
-def replayed(idempotency_key: str, kind: str, entries: Sequence[Entry]) -> MemberTransaction | None:
-    """The transaction already written under this key (the same operation), else None."""
-    existing = MemberTransaction.objects.filter(idempotency_key=idempotency_key).first()
-    if existing is None:
-        return None
-    recorded = sorted(existing.entries.values_list("account_id", "amount"))
-    wanted = sorted((account.pk, amount) for account, amount in _merge(entries))
-    if existing.kind != kind or recorded != wanted:
-        raise IdempotencyConflict(
-            f"Idempotency key '{idempotency_key}' was used for a different operation."
-        )
-    return existing
 
 
 def floors_check(
@@ -222,6 +219,64 @@ def floors_check(
             raise InsufficientFunds(f"Only {held} {account.currency} of commission is available.")
 
 
+@dataclass(frozen=True)
+class Prior:
+    """What the database already holds for an operation about to be written."""
+
+    existing_id: int | None  # the member transaction written under its idempotency key
+    mirrored: bool  # a member transaction of its kind already mirrors its public key
+    public_legs: int  # legs of the site's public transaction under the public key
+    posted: Decimal  # what they moved on the given account
+
+
+def prior(
+    *, idempotency_key: str, kind: str, public_key: str, site: Site, account_id: int | None
+) -> Prior:
+    """One read of everything an operation checks before writing: whether its key was used,
+    and (for an operation whose public side is already posted) what that posting did."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _PRIOR_SQL,
+            {
+                "key": idempotency_key,
+                "kind": kind,
+                "public_key": public_key,
+                "site": site.pk,
+                "account": account_id,
+            },
+        )
+        existing_id, mirrored, legs, posted = cursor.fetchone()
+    return Prior(existing_id, mirrored, legs, posted)
+
+
+_PRIOR_SQL = """
+SELECT
+    (SELECT id FROM wallets_membertransaction WHERE idempotency_key = %(key)s),
+    EXISTS (
+        SELECT 1 FROM wallets_membertransaction
+        WHERE kind = %(kind)s AND public_key = %(public_key)s AND public_key <> ''
+    ),
+    count(l.id),
+    coalesce(sum(l.amount) FILTER (WHERE l.account_id = %(account)s), 0)
+FROM ledger_transaction t JOIN ledger_leg l ON l.transaction_id = t.id
+WHERE t.idempotency_key = %(public_key)s AND t.site_id = %(site)s
+"""
+
+
+def replayed_check(
+    existing_id: int, idempotency_key: str, kind: str, entries: Sequence[Entry]
+) -> MemberTransaction:
+    """The transaction already written under this key, if it is the same operation."""
+    existing = MemberTransaction.objects.get(pk=existing_id)
+    recorded = sorted(existing.entries.values_list("account_id", "amount"))
+    wanted = sorted((account.pk, amount) for account, amount in _merge(entries))
+    if existing.kind != kind or recorded != wanted:
+        raise IdempotencyConflict(
+            f"Idempotency key '{idempotency_key}' was used for a different operation."
+        )
+    return existing
+
+
 def member_transaction_write(
     *,
     idempotency_key: str,
@@ -233,25 +288,64 @@ def member_transaction_write(
     public_key: str = "",
     sale_key: str = "",
 ) -> MemberTransaction:
-    """Write a balanced transaction and move the cached balances (rows locked by the caller)."""
+    """Write a balanced transaction and move the cached balances (rows locked by the caller):
+    the transaction, its entries and the balances in one statement."""
     legs = _merge(entries)
-    txn = MemberTransaction.objects.create(
-        idempotency_key=idempotency_key,
-        kind=kind,
-        memo=memo[:500],
-        actor=actor,
-        reason=reason[:500],
-        public_key=public_key,
-        sale_key=sale_key,
+    moved = [(account.pk, amount) for account, amount in legs if account.kind in _CACHED]
+    values: dict[str, Any] = {
+        "idempotency_key": idempotency_key,
+        "kind": kind,
+        "memo": memo[:500],
+        "actor": actor,
+        "reason": reason[:500],
+        "public_key": public_key,
+        "sale_key": sale_key,
+        "created_at": timezone.now(),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _WRITE_SQL,
+            {
+                **values,
+                "accounts": [account.pk for account, _ in legs],
+                "amounts": [amount for _, amount in legs],
+                "currencies": [account.currency for account, _ in legs],
+                "moved_accounts": [pk for pk, _ in moved],
+                "moved_amounts": [amount for _, amount in moved],
+            },
+        )
+        (txn_id,) = cursor.fetchone()
+    names = [field.attname for field in MemberTransaction._meta.concrete_fields]
+    return MemberTransaction.from_db(
+        connection.alias, names, [txn_id if name == "id" else values[name] for name in names]
     )
-    MemberEntry.objects.bulk_create(
-        MemberEntry(transaction=txn, account=account, amount=amount, currency=account.currency)
-        for account, amount in legs
-    )
-    for account, amount in legs:
-        if account.kind != MemberAccountKind.PLATFORM:
-            MemberBalance.objects.filter(pk=account.pk).update(balance=F("balance") - amount)
-    return txn
+
+
+# Every member account kind but the platform's keeps a cached balance.
+_CACHED = frozenset(MemberAccountKind) - {MemberAccountKind.PLATFORM}
+
+# The transaction, its entries and the cached balances in one round trip. The entry triggers
+# check currencies row by row and the balance at commit, as for entries inserted one by one.
+_WRITE_SQL = """
+WITH txn AS (
+    INSERT INTO wallets_membertransaction
+        (idempotency_key, kind, memo, actor, reason, public_key, sale_key, created_at)
+    VALUES (%(idempotency_key)s, %(kind)s, %(memo)s, %(actor)s, %(reason)s, %(public_key)s,
+            %(sale_key)s, %(created_at)s)
+    RETURNING id
+), entries AS (
+    INSERT INTO wallets_memberentry (transaction_id, account_id, amount, currency, created_at)
+    SELECT txn.id, e.account_id, e.amount, e.currency, %(created_at)s
+    FROM txn, unnest(%(accounts)s::bigint[], %(amounts)s::numeric[], %(currencies)s::varchar[])
+        AS e (account_id, amount, currency)
+), balances AS (
+    UPDATE wallets_memberbalance b SET balance = b.balance - m.amount
+    FROM unnest(%(moved_accounts)s::bigint[], %(moved_amounts)s::numeric[])
+        AS m (account_id, amount)
+    WHERE b.account_id = m.account_id
+)
+SELECT id FROM txn
+"""
 
 
 def site_ledger_verify() -> list[str]:

@@ -59,7 +59,8 @@ from tenants.wallets.ledger import (
     member_transaction_write,
     money,
     platform_account_get,
-    replayed,
+    prior,
+    replayed_check,
     wallet_and_platform_get,
 )
 from tenants.wallets.models import (
@@ -126,9 +127,15 @@ def apply(
     if public_postings:
         balance_rows_lock([p.account for p in public_postings], bucket=bucket)
     locked = balances_lock(e.account for e in entries)
-    existing = replayed(idempotency_key, kind, entries)
-    if existing is not None:
-        return existing
+    found = prior(
+        idempotency_key=idempotency_key,
+        kind=kind,
+        public_key=public_key,
+        site=site,
+        account_id=expected[0].pk if expected is not None else None,
+    )
+    if found.existing_id is not None:
+        return replayed_check(found.existing_id, idempotency_key, kind, entries)
     floors_check(entries, locked, funded=funded)
     if public_postings:
         with balance_bucket(bucket):
@@ -140,12 +147,12 @@ def apply(
                 memo=memo,
             )
     elif expected is not None:
-        if MemberTransaction.objects.filter(kind=kind, public_key=public_key).exists():
+        if found.mirrored:
             raise WalletError(f"The public transaction '{public_key}' is already recorded.")
         account, amount = expected
-        posted = public_leg(public_key=public_key, site=site, account=account)
-        if posted is None:
+        if not found.public_legs:
             raise WalletError(f"There is no public transaction '{public_key}' for this site.")
+        posted = found.posted
         if posted != amount:
             raise WalletError(
                 f"The public transaction '{public_key}' moved {posted} on the {account.kind} "
