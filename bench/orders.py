@@ -354,7 +354,7 @@ def _template(statements: list[str], site: Any, values: dict[str, Any]) -> tuple
                 ' \'order:\' || "orders_order"."id" AS order_key,'
                 ' \'member:\' || "orders_order"."buyer_id" AS actor \\gset'
             )
-        elif "FOR UPDATE SKIP LOCKED" in sql and 'FROM "vault_cardkey"' in sql:
+        elif "FOR UPDATE SKIP LOCKED" in sql and "vault_cardkey" in sql:
             key_take += 1
             sql += " \\gset key_"
         else:
@@ -400,10 +400,10 @@ def _pgbench_script(bed: Bed) -> tuple[str, list[str], dict[str, int]]:
     substitutions = [
         "per-order values became variables: the order number (:number, a random integer "
         "after 'P'), the order id (:order_id), its reference strings (:ref, :sale_ref, "
-        ":order_key, :actor), the key id (:key_id, from the FOR UPDATE SKIP LOCKED select); "
-        "the member's user id (:uid), wallet account (:wid) and email (m:mn@…) are the "
-        "client's member",
-        "the order insert returns its reference strings with its id (\\gset), the key select "
+        ":order_key, :actor), the key id (:key_id, returned by the key taken FOR UPDATE "
+        "SKIP LOCKED); the member's user id (:uid), wallet account (:wid) and email "
+        "(m:mn@…) are the client's member",
+        "the order insert returns its reference strings with its id (\\gset), the key taken "
         "ends in \\gset instead of ';'",
         "each purchase starts with SET search_path to its site's schema (Django sets it per "
         "request); timestamps are the captured literals (reserved until 15 minutes after the "

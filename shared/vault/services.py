@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from itertools import islice
-from typing import IO
+from typing import IO, Any
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
@@ -256,11 +256,7 @@ def card_keys_reserve(
     if expires_at <= timezone.now():
         raise ValidationError("The reservation must expire in the future.", code="expires_at")
     with transaction.atomic():
-        held = list(
-            CardKey.objects.filter(sku=sku, order_ref=order_ref)
-            .order_by("id")
-            .values_list("id", flat=True)
-        )
+        held = _ids(_HELD_SQL, [sku.pk, order_ref])
         if held:
             if len(held) != quantity:
                 raise ValidationError(
@@ -274,23 +270,34 @@ def card_keys_reserve(
         if stock.stock_take(sku=sku, count=quantity) is None:
             available = selectors.stock_levels([sku.pk]).get(sku.pk) or 0
             raise OutOfStock(sku_id=sku.pk, requested=quantity, available=available)
-        key_ids = list(
-            CardKey.objects.select_for_update(skip_locked=True)
-            .filter(sku=sku, status=CardKeyStatus.AVAILABLE)
-            .order_by("id")
-            .values_list("id", flat=True)[:quantity]
-        )
+        # The oldest available keys, skipping any another transaction holds, taken in one go.
+        key_ids = _ids(_TAKE_SQL, [order_ref, expires_at, sku.pk, quantity])
         if len(key_ids) < quantity:  # keys being voided right now, or a counter ahead of keys
             logger.warning("vault.stock.keys_short", extra={"sku_id": sku.pk})
             raise OutOfStock(sku_id=sku.pk, requested=quantity, available=len(key_ids))
-        CardKey.objects.filter(id__in=key_ids).update(
-            status=CardKeyStatus.RESERVED, order_ref=order_ref, reserved_until=expires_at
-        )
     logger.info(
         "vault.keys.reserved",
         extra={"sku_id": sku.pk, "order_ref": order_ref, "quantity": quantity},
     )
     return key_ids
+
+
+_HELD_SQL = "SELECT id FROM vault_cardkey WHERE sku_id = %s AND order_ref = %s ORDER BY id"
+_TAKE_SQL = f"""
+UPDATE vault_cardkey SET status = '{CardKeyStatus.RESERVED.value}', order_ref = %s,
+    reserved_until = %s
+WHERE id IN (
+    SELECT id FROM vault_cardkey WHERE sku_id = %s AND status = '{CardKeyStatus.AVAILABLE.value}'
+    ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED
+)
+RETURNING id
+"""  # noqa: S608
+
+
+def _ids(sql: str, params: Sequence[Any]) -> list[int]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return sorted(row[0] for row in cursor.fetchall())
 
 
 def card_keys_sell(*, order_ref: str, reusable_key_ids: Sequence[int] = ()) -> list[int]:
@@ -305,13 +312,9 @@ def card_keys_sell(*, order_ref: str, reusable_key_ids: Sequence[int] = ()) -> l
     """
     order_ref = _require_text(order_ref, "The order reference", 100)
     now = timezone.now()
-    with transaction.atomic():
-        keys = list(
-            CardKey.objects.select_for_update()
-            .filter(order_ref=order_ref, status__in=[CardKeyStatus.RESERVED, CardKeyStatus.SOLD])
-            .order_by("id")
-            .values_list("id", "status", "reserved_until")
-        )
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(_HELD_LOCK_SQL, [order_ref])
+        keys = cursor.fetchall()
         reserved = [key_id for key_id, status, _ in keys if status == CardKeyStatus.RESERVED]
         expired = [
             key_id
@@ -324,14 +327,9 @@ def card_keys_sell(*, order_ref: str, reusable_key_ids: Sequence[int] = ()) -> l
         if not keys and not reusable and not _sold_to(order_ref):
             raise SaleRefused(f"Order {order_ref} holds no keys.")
         if reserved:
-            CardKey.objects.filter(id__in=reserved).update(status=CardKeyStatus.SOLD, sold_at=now)
             try:
-                with transaction.atomic():
-                    CardKeySale.objects.bulk_create(
-                        CardKeySale(card_key_id=key_id, order_ref=order_ref, single_use=True)
-                        for key_id in reserved
-                    )
-            except IntegrityError as exc:
+                cursor.execute(_SELL_SQL, [now, reserved, order_ref, now])
+            except IntegrityError as exc:  # the block rolls back to its savepoint
                 raise SaleRefused("A key of this order was already sold.") from exc
         if reusable:
             CardKeySale.objects.bulk_create(
@@ -341,13 +339,31 @@ def card_keys_sell(*, order_ref: str, reusable_key_ids: Sequence[int] = ()) -> l
                 ],
                 ignore_conflicts=True,  # the same order sold again: nothing new
             )
-        sold = _sold_to(order_ref)
+        first_sale = len(reserved) == len(keys) and not reusable
+        sold = reserved if first_sale else _sold_to(order_ref)
     if reserved or reusable:
         logger.info(
             "vault.keys.sold",
             extra={"order_ref": order_ref, "single_use": len(reserved), "reusable": len(reusable)},
         )
     return sold
+
+
+_HELD_LOCK_SQL = f"""
+SELECT id, status, reserved_until FROM vault_cardkey
+WHERE order_ref = %s AND status IN ('{CardKeyStatus.RESERVED.value}', '{CardKeyStatus.SOLD.value}')
+ORDER BY id FOR UPDATE
+"""  # noqa: S608
+# The keys marked sold and their sales recorded in one statement (a key already sold to another
+# order breaks the sale's unique key).
+_SELL_SQL = f"""
+WITH sold AS (
+    UPDATE vault_cardkey SET status = '{CardKeyStatus.SOLD.value}', sold_at = %s
+    WHERE id = ANY(%s) RETURNING id
+)
+INSERT INTO vault_cardkeysale (card_key_id, order_ref, single_use, sold_at)
+SELECT id, %s, true, %s FROM sold
+"""  # noqa: S608
 
 
 def _sold_to(order_ref: str) -> list[int]:

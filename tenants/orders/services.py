@@ -34,7 +34,6 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
-from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_tenants.utils import get_public_schema_name
@@ -164,13 +163,9 @@ def _key_supply(sku: Sku, key_ids: Sequence[int], quantity: int) -> list[Supply]
 def _key_supply_json(sku: Sku, key_ids: Sequence[int], quantity: int) -> list[dict[str, Any]]:
     """`_key_supply` as stored on the order: one read of the keys with their suppliers' costs
     for the SKU, and the best offer only if a key needs it."""
-    offer_cost = SupplierOffer.objects.filter(sku=sku, supplier_id=OuterRef("supplier_id"))
-    rows = (
-        CardKey.objects.filter(id__in=key_ids)
-        .annotate(offer_cost=Subquery(offer_cost.values("cost")[:1]))
-        .values_list("id", "supplier_id", "offer_cost")
-    )
-    found = {key_id: (supplier_id, cost) for key_id, supplier_id, cost in rows}
+    with connection.cursor() as cursor:
+        cursor.execute(_KEY_COSTS_SQL, [sku.pk, list(key_ids)])
+        found = {key_id: (supplier_id, cost) for key_id, supplier_id, cost in cursor.fetchall()}
     per_key = [found.get(key_id, (None, None)) for key_id in key_ids]
     if len(key_ids) == 1 and quantity > 1:  # a reusable key delivered for every unit
         per_key = per_key * quantity
@@ -194,6 +189,16 @@ def _key_supply_json(sku: Sku, key_ids: Sequence[int], quantity: int) -> list[di
         {"supplier_id": s, "quantity": counts[s], "unit_cost": str(costs[s])}
         for s in sorted(counts)
     ]
+
+
+# Each key's supplier, and that supplier's cost for the SKU (its first offer by priority).
+_KEY_COSTS_SQL = """
+SELECT k.id, k.supplier_id, (
+    SELECT o.cost FROM suppliers_supplieroffer o
+    WHERE o.sku_id = %s AND o.supplier_id = k.supplier_id ORDER BY o.priority, o.cost LIMIT 1
+)
+FROM vault_cardkey k WHERE k.id = ANY(%s)
+"""
 
 
 def _offer_supply(sku: Sku, quantity: int) -> list[Supply]:
