@@ -21,6 +21,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django_tenants.utils import tenant_context
 
+from shared.ledger.services import accounts_forget
 from shared.sites import provisioning
 from shared.sites.models import Site
 from shared.sites.selectors import routes_forget
@@ -124,9 +125,10 @@ def network(db: None) -> Network:
 @pytest.fixture(autouse=True)
 def _public_schema() -> Iterator[None]:
     """Every test starts, and leaves, the connection in the public schema, and routes hosts
-    afresh (a site a rolled-back test made is gone)."""
+    and reads ledger accounts afresh (a site or account a rolled-back test made is gone)."""
     connection.set_schema_to_public()
     routes_forget()
+    accounts_forget()  # a test running its on-commit callbacks still rolls its rows back
     yield
     connection.set_schema_to_public()
 

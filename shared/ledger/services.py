@@ -42,6 +42,9 @@ class Posting:
     amount: Decimal  # signed: debit positive, credit negative
 
 
+AccountKey = tuple[str, str, int | None, int | None]
+
+
 def account_get(
     *,
     kind: AccountKind,
@@ -54,18 +57,32 @@ def account_get(
         raise LedgerError(f"A {kind} account needs a site.")
     if kind == AccountKind.SUPPLIER_PAYABLE and supplier is None:
         raise LedgerError("A supplier account needs a supplier.")
+    key = (str(kind), currency, site.pk if site else None, supplier.pk if supplier else None)
+    known = _committed_accounts.get(key)
+    if known is not None:
+        return known
     lookup = {"kind": kind, "currency": currency, "site": site, "supplier": supplier}
     account = Account.objects.filter(**lookup).first()
-    if account is not None:
-        return account
-    try:
-        with transaction.atomic():
-            return Account.objects.create(**lookup, is_hot=kind in HOT_KINDS)
-    except IntegrityError:  # created concurrently
-        return Account.objects.get(**lookup)
+    if account is None:
+        try:
+            with transaction.atomic():
+                account = Account.objects.create(**lookup, is_hot=kind in HOT_KINDS)
+        except IntegrityError:  # created concurrently
+            account = Account.objects.get(**lookup)
+    found = account
+    transaction.on_commit(lambda: _committed_accounts.setdefault(key, found))
+    return account
 
 
-AccountKey = tuple[str, str, int | None, int | None]
+# Accounts are never deleted, and never changed outside a migration, once committed: each
+# process keeps the ones it has read, from the moment the transaction that read them commits
+# (a row created in a transaction that rolls back is never kept).
+_committed_accounts: dict[AccountKey, Account] = {}
+
+
+def accounts_forget() -> None:
+    """Forget the accounts this process keeps (tests whose rows are rolled back)."""
+    _committed_accounts.clear()
 
 
 @dataclass(frozen=True)

@@ -240,3 +240,20 @@ def test_wallet_payments_of_one_site_at_once(django_db_blocker: Any) -> None:
         # The mirror's balance spread over buckets instead of queueing on one row.
         assert AccountBalance.objects.filter(account=mirror).count() > 1
         assert ledger_verify() == []
+
+
+def test_an_account_is_kept_only_once_its_transaction_commits(
+    db: None, django_capture_on_commit_callbacks, django_assert_num_queries
+) -> None:
+    from shared.ledger import services
+    from shared.ledger.models import AccountKind as Kind
+
+    key = (str(Kind.FEES), "JPY", None, None)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        account = services.account_get(kind=Kind.FEES, currency="JPY")
+    assert key not in services._committed_accounts  # its transaction has not committed
+    for callback in callbacks:
+        callback()
+    assert services._committed_accounts[key] == account
+    with django_assert_num_queries(0):
+        assert services.account_get(kind=Kind.FEES, currency="JPY") == account
