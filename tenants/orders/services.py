@@ -111,11 +111,16 @@ def _lock(order: Order | int | str) -> Order:
     """The order row (given, or its id, or its number), locked for the rest of the transaction
     (every write starts here). Only the order's row: not the SKU read with it, which every
     order of that SKU shares."""
-    orders = Order.objects.select_for_update(of=("self",)).select_related("sku")
+    orders = Order.objects.select_for_update(of=("self",))
     if isinstance(order, str):
-        found = orders.filter(number=order).first()
-    else:
-        found = orders.filter(pk=order if isinstance(order, int) else order.pk).first()
+        found = orders.select_related("sku").filter(number=order).first()
+    elif isinstance(order, int) or not Order.sku.is_cached(order):
+        pk = order if isinstance(order, int) else order.pk
+        found = orders.select_related("sku").filter(pk=pk).first()
+    else:  # the caller's order has its SKU (read-only here): only the order's row is read
+        found = orders.filter(pk=order.pk).first()
+        if found is not None:
+            found.sku = order.sku
     if found is None:
         raise OrderError(_("No such order."), code="not_found")
     return found
