@@ -339,7 +339,8 @@ def card_keys_sell(*, order_ref: str, reusable_key_ids: Sequence[int] = ()) -> l
                 ],
                 ignore_conflicts=True,  # the same order sold again: nothing new
             )
-        first_sale = len(reserved) == len(keys) and not reusable
+        # Sold just now and nothing before: the keys sold are the ones just marked.
+        first_sale = bool(reserved) and len(reserved) == len(keys) and not reusable
         sold = reserved if first_sale else _sold_to(order_ref)
     if reserved or reusable:
         logger.info(
