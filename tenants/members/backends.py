@@ -25,8 +25,9 @@ def schema_stamp(user: AbstractBaseUser) -> None:
 
 
 def schema_stamped(user: AbstractBaseUser) -> bool:
-    """Whether `user` was read from the active schema by one of these backends."""
-    return user.__dict__.get(_STAMP) == connection.schema_name  # type: ignore[attr-defined]
+    """Whether `user` was read from the active schema by one of these backends (read as an
+    attribute, so the request's lazy user answers for the user it wraps)."""
+    return getattr(user, _STAMP, None) == connection.schema_name  # type: ignore[attr-defined]
 
 
 class SiteModelBackend(ModelBackend):
