@@ -280,11 +280,11 @@ def _build(*, keys: int, members_per_site: int) -> Bed:
 
 
 def _purchase(bed: Bed, site: Any, member: Member) -> Any:
-    from django.contrib.auth import get_user_model
-
+    from tenants.members.backends import SiteModelBackend
     from tenants.orders.services import order_create, order_pay_with_wallet
 
-    user = get_user_model().objects.get(pk=member.user_id)
+    user = SiteModelBackend().get_user(member.user_id)  # as a request's user is loaded
+    assert user is not None
     order = order_create(site=site, sku=bed.sku, quantity=1, payment_method="wallet", buyer=user)
     return order_pay_with_wallet(order=order, user=user)
 
