@@ -18,7 +18,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
+from django.db import connection, models, transaction
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 if TYPE_CHECKING:
@@ -127,7 +128,7 @@ def order_transition(
     """Move a locked order to `to`: check the table, set the statuses, save the order (with the
     extra `fields` the caller changed), record the history row, and schedule the follow-up
     work for the new status on commit."""
-    from tenants.orders.models import OrderEvent, current_schema
+    from tenants.orders.models import current_schema
 
     current = order.status
     if not can_transition(current, to):
@@ -144,11 +145,43 @@ def order_transition(
     if fulfilment_status is not None:
         order.fulfilment_status = fulfilment_status
         changed.add("fulfilment_status")
-    order.save(update_fields=sorted(changed))
-    event = OrderEvent.objects.create(
-        order=order, from_status=current, to_status=to, actor=actor[:254], reason=reason[:500]
-    )
+    event = _write(order, sorted(changed), current, actor[:254], reason[:500])
     schema = current_schema()
     for work in _FOLLOW_UPS.get(to, []):
         transaction.on_commit(lambda work=work: work(order.pk, schema))  # type: ignore[misc]
     return event
+
+
+def _write(order: Order, fields: list[str], current: str, actor: str, reason: str) -> OrderEvent:
+    """Save the order's changed `fields` and insert its history row, in one statement (the
+    UPDATE as `save(update_fields=...)` would send it, with its auto_now field)."""
+    from tenants.orders.models import Order, OrderEvent
+
+    meta = Order._meta
+    concrete = {field.name: field for field in meta.concrete_fields}
+    changed = [concrete[name] for name in fields]
+    values = [field.get_db_prep_save(field.pre_save(order, False), connection) for field in changed]
+    columns = ", ".join(f"{connection.ops.quote_name(str(field.column))} = %s" for field in changed)
+    created_at = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH changed AS (UPDATE {meta.db_table} SET {columns} WHERE id = %s RETURNING id) "  # noqa: S608
+            f"INSERT INTO {OrderEvent._meta.db_table} "
+            "(order_id, from_status, to_status, actor, reason, created_at) "
+            "SELECT id, %s, %s, %s, %s, %s FROM changed RETURNING id",
+            [*values, order.pk, current, order.status, actor, reason, created_at],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise Order.DoesNotExist(f"Order {order.pk} is gone.")
+    names = [field.attname for field in OrderEvent._meta.concrete_fields]
+    event_values = {
+        "id": row[0],
+        "order_id": order.pk,
+        "from_status": current,
+        "to_status": order.status,
+        "actor": actor,
+        "reason": reason,
+        "created_at": created_at,
+    }
+    return OrderEvent.from_db(connection.alias, names, [event_values[name] for name in names])
