@@ -271,7 +271,7 @@ def card_keys_reserve(
             available = selectors.stock_levels([sku.pk]).get(sku.pk) or 0
             raise OutOfStock(sku_id=sku.pk, requested=quantity, available=available)
         # The oldest available keys, skipping any another transaction holds, taken in one go.
-        key_ids = _ids(_TAKE_SQL, [order_ref, expires_at, sku.pk, quantity])
+        key_ids = _ids(_TAKE_SQL, [sku.pk, quantity, order_ref, expires_at])
         if len(key_ids) < quantity:  # keys being voided right now, or a counter ahead of keys
             logger.warning("vault.stock.keys_short", extra={"sku_id": sku.pk})
             raise OutOfStock(sku_id=sku.pk, requested=quantity, available=len(key_ids))
@@ -283,14 +283,18 @@ def card_keys_reserve(
 
 
 _HELD_SQL = "SELECT id FROM vault_cardkey WHERE sku_id = %s AND order_ref = %s ORDER BY id"
+# The keys are picked in a materialized CTE: evaluated exactly once. As an `IN (subquery)`
+# the planner may run the subquery more than once, and each run skips the rows the previous one
+# locked, so more than LIMIT keys would be taken.
 _TAKE_SQL = f"""
-UPDATE vault_cardkey SET status = '{CardKeyStatus.RESERVED.value}', order_ref = %s,
-    reserved_until = %s
-WHERE id IN (
+WITH picked AS MATERIALIZED (
     SELECT id FROM vault_cardkey WHERE sku_id = %s AND status = '{CardKeyStatus.AVAILABLE.value}'
     ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED
 )
-RETURNING id
+UPDATE vault_cardkey k SET status = '{CardKeyStatus.RESERVED.value}', order_ref = %s,
+    reserved_until = %s
+FROM picked WHERE k.id = picked.id
+RETURNING k.id
 """  # noqa: S608
 
 

@@ -67,6 +67,7 @@ from tenants.orders.states import (
     FulfilmentStatus,
     OrderStatus,
     PaymentStatus,
+    order_save_with_event,
     order_transition,
 )
 from tenants.pricing.selectors import (
@@ -118,12 +119,15 @@ def _lock(order: Order | int | str) -> Order:
         pk = order if isinstance(order, int) else order.pk
         found = orders.select_related("sku").filter(pk=pk).first()
     else:  # the caller's order has its SKU (read-only here): only the order's row is read
-        found = orders.filter(pk=order.pk).first()
+        found = next(iter(Order.objects.raw(_LOCK_SQL, [order.pk])), None)
         if found is not None:
             found.sku = order.sku
     if found is None:
         raise OrderError(_("No such order."), code="not_found")
     return found
+
+
+_LOCK_SQL = f"SELECT * FROM {Order._meta.db_table} WHERE id = %s FOR UPDATE"  # noqa: S608
 
 
 def _number() -> str:
@@ -342,12 +346,11 @@ def order_create(
             reserved_until=reservation_deadline(now),
         )
         order.supply = _goods_hold(order, site)
-        order.save(update_fields=["supply", "reusable_key_id"])
-        OrderEvent.objects.create(
-            order=order,
-            to_status=order.status,
+        order_save_with_event(
+            order,
+            fields=["supply", "reusable_key_id"],
+            from_status="",
             actor=email if member is None else f"member:{member.pk}",
-            reason="",
         )
     logger.info(
         "orders.created",

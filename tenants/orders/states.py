@@ -14,7 +14,7 @@ delivery, or partially refunded after its keys were delivered.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
@@ -145,18 +145,25 @@ def order_transition(
     if fulfilment_status is not None:
         order.fulfilment_status = fulfilment_status
         changed.add("fulfilment_status")
-    event = _write(order, sorted(changed), current, actor[:254], reason[:500])
+    event = order_save_with_event(
+        order, fields=sorted(changed), from_status=current, actor=actor, reason=reason
+    )
     schema = current_schema()
     for work in _FOLLOW_UPS.get(to, []):
         transaction.on_commit(lambda work=work: work(order.pk, schema))  # type: ignore[misc]
     return event
 
 
-def _write(order: Order, fields: list[str], current: str, actor: str, reason: str) -> OrderEvent:
-    """Save the order's changed `fields` and insert its history row, in one statement (the
-    UPDATE as `save(update_fields=...)` would send it, with its auto_now field)."""
+def order_save_with_event(
+    order: Order, *, fields: Sequence[str], from_status: str, actor: str, reason: str = ""
+) -> OrderEvent:
+    """Save the order's changed `fields` and insert its history row (`from_status` → its status
+    now), in one statement: the UPDATE as `save(update_fields=...)` would send it, with the
+    auto_now field if listed. `order_transition` writes through it; so does a new order's first
+    row (from "")."""
     from tenants.orders.models import Order, OrderEvent
 
+    actor, reason = actor[:254], reason[:500]
     meta = Order._meta
     concrete = {field.name: field for field in meta.concrete_fields}
     changed = [concrete[name] for name in fields]
@@ -169,7 +176,7 @@ def _write(order: Order, fields: list[str], current: str, actor: str, reason: st
             f"INSERT INTO {OrderEvent._meta.db_table} "
             "(order_id, from_status, to_status, actor, reason, created_at) "
             "SELECT id, %s, %s, %s, %s, %s FROM changed RETURNING id",
-            [*values, order.pk, current, order.status, actor, reason, created_at],
+            [*values, order.pk, from_status, order.status, actor, reason, created_at],
         )
         row = cursor.fetchone()
     if row is None:
@@ -178,7 +185,7 @@ def _write(order: Order, fields: list[str], current: str, actor: str, reason: st
     event_values = {
         "id": row[0],
         "order_id": order.pk,
-        "from_status": current,
+        "from_status": from_status,
         "to_status": order.status,
         "actor": actor,
         "reason": reason,

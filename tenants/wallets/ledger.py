@@ -16,7 +16,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q, Sum
+from django.db.models import Sum
 from django.utils import timezone
 from django_tenants.utils import get_public_schema_name
 
@@ -130,10 +130,9 @@ def wallet_and_platform_get(
 ) -> tuple[MemberAccount, MemberAccount]:
     """The member's wallet and the site's platform account in that currency (what a spend or a
     top-up moves money between): one read when both exist, created on first use otherwise."""
-    rows = MemberAccount.objects.filter(
-        Q(user_id=user.pk, kind=MemberAccountKind.WALLET)
-        | Q(user__isnull=True, kind=MemberAccountKind.PLATFORM),
-        currency=currency,
+    rows = MemberAccount.objects.raw(
+        _WALLET_AND_PLATFORM_SQL,
+        [currency, user.pk, MemberAccountKind.WALLET, MemberAccountKind.PLATFORM],
     )
     found = {account.kind: account for account in rows}
     wallet = found.get(MemberAccountKind.WALLET) or _account(
@@ -143,6 +142,12 @@ def wallet_and_platform_get(
         None, MemberAccountKind.PLATFORM, currency
     )
     return wallet, platform
+
+
+_WALLET_AND_PLATFORM_SQL = (
+    f"SELECT * FROM {MemberAccount._meta.db_table} WHERE currency = %s AND "  # noqa: S608
+    "((user_id = %s AND kind = %s) OR (user_id IS NULL AND kind = %s))"
+)
 
 
 def platform_account_get(*, currency: str) -> MemberAccount:
