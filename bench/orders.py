@@ -647,6 +647,7 @@ def _http_round(buyers: list[_Buyer], orders: int, server: GunicornServer | None
     for thread in threads:
         thread.start()
     cpu0 = server.worker_cpu_seconds() if server else 0.0
+    client_cpu0 = time.process_time()
     with _Activity() as activity:
         barrier.wait(timeout=120)
         start = time.perf_counter()
@@ -664,6 +665,8 @@ def _http_round(buyers: list[_Buyer], orders: int, server: GunicornServer | None
         "db_sessions_on_average": activity.result(),
         "load_1m": round(os.getloadavg()[0], 2),
     }
+    # This process's CPU: the clients (and the activity sampler), competing with the server.
+    result["client_cpu_ms_per_order"] = round((time.process_time() - client_cpu0) * 1000 / count, 1)
     if server is not None:
         cpu = server.worker_cpu_seconds() - cpu0
         result["gunicorn_cpu_ms_per_order"] = round(cpu * 1000 / count, 1)
