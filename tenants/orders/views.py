@@ -18,6 +18,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from shared.catalog.models import Sku
+from shared.catalog.selectors import active_sku
 from shared.sites.middleware import request_site
 from shared.sites.models import Site
 from tenants.orders import selectors, throttle
@@ -62,7 +63,7 @@ def _sku_for_checkout(request: HttpRequest, raw: object) -> tuple[Sku, ProductDi
         sku_id = int(str(raw))
     except ValueError:
         raise Http404("No such product.") from None
-    sku = Sku.objects.select_related("product").filter(pk=sku_id, is_active=True).first()
+    sku = active_sku(sku_id)
     display = None if sku is None else product_display(site=_site(request), product=sku.product)
     if sku is None or display is None:
         raise Http404("No such product.")

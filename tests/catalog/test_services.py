@@ -11,7 +11,12 @@ from django.utils import timezone
 
 from shared.catalog import services
 from shared.catalog.models import ListingStatus, Product, Sku, TierPrice
-from shared.catalog.selectors import category_ancestry, category_descendant_ids, products_on_sale
+from shared.catalog.selectors import (
+    active_sku,
+    category_ancestry,
+    category_descendant_ids,
+    products_on_sale,
+)
 from shared.suppliers.models import Supplier, SupplierOffer
 from shared.suppliers.selectors import offers_for_sku
 from shared.suppliers.services import supplier_create, supplier_offer_set
@@ -78,6 +83,36 @@ def test_direct_topup_needs_fields_and_duplicate_codes_are_refused(product: Prod
             product=product, code="T1", name="x", face_value="1", delivery_kind="card_key"
         )
     assert Sku.objects.filter(product=product).count() == 1
+
+
+def test_active_sku_reads_the_sku_and_its_product_as_the_orm_does(
+    product: Product, django_assert_num_queries
+) -> None:
+    sku = services.sku_create(
+        product=product,
+        code="t2",
+        name="Top-up",
+        face_value="10",
+        delivery_kind="direct_topup",
+        input_fields=[{"name": "phone", "kind": "phone"}],
+        specs={"region": "CN"},
+    )
+    Product.objects.filter(pk=product.pk).update(tags=["steam", "hot"])
+    orm = Sku.objects.select_related("product").get(pk=sku.pk)
+    with django_assert_num_queries(1):
+        read = active_sku(sku.pk)
+        assert read is not None
+        assert read.product.tags == ["steam", "hot"]
+    fields = [f.attname for f in Sku._meta.concrete_fields]
+    assert [getattr(read, f) for f in fields] == [getattr(orm, f) for f in fields]
+    assert read.input_fields[0]["name"] == "phone"
+    assert read.face_value == Decimal("10.00")
+    assert read.product.name == orm.product.name
+    assert read.product.created_at == orm.product.created_at
+    assert not read._state.adding
+    Sku.objects.filter(pk=sku.pk).update(is_active=False)
+    assert active_sku(sku.pk) is None
+    assert active_sku(10**30) is None  # out of any id's range: no match, no error
 
 
 def test_listing_schedule_is_applied_at_read_time(product: Product) -> None:

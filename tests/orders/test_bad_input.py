@@ -89,6 +89,7 @@ def test_a_hidden_or_unknown_product_cannot_be_ordered(
     client = client_on(network.alpha)
     assert client.post("/order/new/", {"sku": 999999, "quantity": 1}).status_code == 404
     assert client.get("/order/new/?sku=abc").status_code == 404
+    assert client.get(f"/order/new/?sku={10**30}").status_code == 404
     with tenant_context(network.alpha):
         from tenants.pricing.services import product_override_set
 
