@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from django.db import connection
-from django.db.models import Field, Model, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from kameng.rows import columns, model_from_row
 from shared.catalog.models import Category, ListingStatus, Product, Sku
 
 
@@ -37,28 +37,16 @@ def active_sku(sku_id: int) -> Sku | None:
     if row is None:
         return None
     split = len(_SKU_FIELDS)
-    sku = _from_row(Sku, _SKU_FIELDS, row[:split])
-    Sku._meta.get_field("product").set_cached_value(
-        sku, _from_row(Product, _PRODUCT_FIELDS, row[split:])
-    )
+    sku = model_from_row(Sku, _SKU_FIELDS, row[:split])
+    product = model_from_row(Product, _PRODUCT_FIELDS, row[split:])
+    Sku._meta.get_field("product").set_cached_value(sku, product)
     return sku
 
 
-def _from_row(model: type[Model], fields: tuple[Field, ...], values: tuple[Any, ...]) -> Any:
-    """A model instance from its concrete fields' raw column values, as the ORM builds it."""
-    converted = []
-    for field, value in zip(fields, values, strict=True):
-        for convert in field.get_db_converters(connection):
-            value = convert(value, field, connection)
-        converted.append(value)
-    return model.from_db(connection.alias, [f.attname for f in fields], converted)
-
-
-_SKU_FIELDS: tuple[Field, ...] = tuple(Sku._meta.concrete_fields)
-_PRODUCT_FIELDS: tuple[Field, ...] = tuple(Product._meta.concrete_fields)
-_COLUMNS = [f's."{f.column}"' for f in _SKU_FIELDS] + [f'p."{f.column}"' for f in _PRODUCT_FIELDS]
+_SKU_FIELDS, _SKU_COLUMNS = columns(Sku, "s")
+_PRODUCT_FIELDS, _PRODUCT_COLUMNS = columns(Product, "p")
 _ACTIVE_SKU_SQL = (
-    f"SELECT {', '.join(_COLUMNS)} FROM {Sku._meta.db_table} s"  # noqa: S608 (model names)
+    f"SELECT {_SKU_COLUMNS}, {_PRODUCT_COLUMNS} FROM {Sku._meta.db_table} s"  # noqa: S608
     f" JOIN {Product._meta.db_table} p ON p.id = s.product_id WHERE s.id = %s AND s.is_active"
 )
 

@@ -33,11 +33,12 @@ from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_tenants.utils import get_public_schema_name
 
+from kameng.rows import model_insert
 from shared.catalog.models import DeliveryKind, Sku
 from shared.catalog.topup import topup_input_validate
 from shared.ledger.models import Account, AccountKind
@@ -367,13 +368,12 @@ def order_create(
 
 
 def _order_insert(**fields: Any) -> Order:
+    """The new order, under a random number no order has yet."""
+    order = Order(**fields)
     for _attempt in range(5):
-        try:
-            with transaction.atomic():
-                return Order.objects.create(number=_number(), **fields)
-        except IntegrityError as exc:
-            if "number" not in str(exc):
-                raise
+        order.number = _number()
+        if model_insert(order, unless_taken=("number",)):
+            return order
     raise OrderError("Could not allocate an order number; try again.")
 
 

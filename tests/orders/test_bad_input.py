@@ -181,3 +181,28 @@ def test_transition_table_is_enforced(network: Network, shop: Shop) -> None:
         assert order.events.count() == events
         # Final states allow nothing.
         assert OrderStatus.REFUNDED not in TRANSITIONS
+
+
+def test_a_taken_order_number_is_drawn_again_and_never_overwritten(
+    network: Network, shop: Shop, snapshot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A number already used is skipped for a fresh one in the same transaction; when every
+    draw is taken the order is refused and nothing is written (keys stay on sale)."""
+    from tenants.orders import services
+
+    alpha = network.alpha
+    with tenant_context(alpha):
+        first = order_create(site=alpha, sku=shop.card, quantity=1, payment_method="card", **GUEST)
+        draws = iter([first.number, first.number, "K20261122FRESH001"])
+        monkeypatch.setattr(services, "_number", lambda: next(draws))
+        second = order_create(site=alpha, sku=shop.card, quantity=1, payment_method="card", **GUEST)
+        assert second.number == "K20261122FRESH001"
+        assert Order.objects.get(pk=second.pk).number == second.number
+        assert Order.objects.get(pk=first.pk).email == GUEST["email"]
+    before, stock = snapshot(), stock_levels([shop.card.pk])[shop.card.pk]
+    with tenant_context(alpha):
+        monkeypatch.setattr(services, "_number", lambda: first.number)
+        with pytest.raises(OrderError, match="Could not allocate an order number"):
+            order_create(site=alpha, sku=shop.card, quantity=1, payment_method="card", **GUEST)
+    assert snapshot() == before
+    assert stock_levels([shop.card.pk])[shop.card.pk] == stock

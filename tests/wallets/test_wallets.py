@@ -27,7 +27,7 @@ from tenants.wallets.services import (
     wallet_spend,
     wallet_top_up,
 )
-from tests.conftest import Network
+from tests.conftest import MEMBER_PASSWORD, Network
 from tests.wallets.conftest import mirror, new_member, wallet, written
 
 D = Decimal
@@ -265,6 +265,32 @@ def test_a_user_logged_in_on_one_site_is_no_member_of_another(
         with pytest.raises(WalletError, match="not a member"):
             wallet_top_up(user=member, amount=D("8"), idempotency_key="x", source="card")
         assert written() == before
+
+
+def test_the_session_user_is_read_as_the_orm_reads_it(
+    network: Network, django_assert_num_queries
+) -> None:
+    """Both backends load a session's user in one plain read: the same user the ORM reads, or
+    nobody for an inactive, unknown or malformed id."""
+    from django.contrib.auth import get_user_model
+
+    from tenants.members.backends import SiteAuthenticationBackend, SiteModelBackend
+
+    with tenant_context(network.alpha):
+        member = new_member(network.alpha)
+        orm = get_user_model().objects.get(pk=member.pk)
+        for backend in (SiteModelBackend(), SiteAuthenticationBackend()):
+            with django_assert_num_queries(1):
+                loaded = backend.get_user(str(member.pk))
+            assert loaded is not None and not loaded._state.adding
+            fields = [f.attname for f in get_user_model()._meta.concrete_fields]
+            assert [getattr(loaded, f) for f in fields] == [getattr(orm, f) for f in fields]
+            assert loaded.check_password(MEMBER_PASSWORD) and loaded.password == orm.password
+            assert backend.get_user(10**30) is None
+            assert backend.get_user("not-an-id") is None
+        get_user_model().objects.filter(pk=member.pk).update(is_active=False)
+        assert SiteModelBackend().get_user(member.pk) is None
+        assert SiteAuthenticationBackend().get_user(member.pk) is None
 
 
 def test_another_sites_member_is_refused_and_mirrors_stay_apart(network: Network) -> None:
