@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import dj_database_url
 import psycopg
@@ -49,6 +50,44 @@ def bench_database(name: str) -> Iterator[None]:
         with psycopg.connect(**admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         os.environ["DATABASE_URL"] = url
+
+
+def postgres_cpu_seconds() -> float | None:
+    """CPU time used so far by the PostgreSQL server of the benchmark (the postmaster, its
+    backends and the backends that have exited), when it runs on this machine; else None."""
+    global _postmaster
+    if _postmaster is None:
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            backend = cursor.fetchone()[0]
+        try:
+            _postmaster = _stat(backend)[1]
+        except FileNotFoundError:  # a server on another machine
+            _postmaster = 0
+    if not _postmaster:
+        return None
+    ticks = os.sysconf("SC_CLK_TCK")
+    fields, _ = _stat(_postmaster)
+    total = sum(int(f) for f in fields[11:15])  # utime, stime, and of the exited children
+    children = Path(f"/proc/{_postmaster}/task/{_postmaster}/children").read_text().split()
+    for pid in children:
+        try:
+            fields, _ = _stat(int(pid))
+        except FileNotFoundError:  # exited meanwhile: counted with the exited children
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
+_postmaster: int | None = None
+
+
+def _stat(pid: int) -> tuple[list[str], int]:
+    """/proc/<pid>/stat's fields after the command name, and the parent's pid."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return fields, int(fields[1])
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -61,7 +61,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from bench.database import bench_database, percentile
+from bench.database import bench_database, percentile, postgres_cpu_seconds
 from bench.database import summary as _summary
 from bench.gunicorn import GunicornServer
 
@@ -437,10 +437,12 @@ def _pgbench_round(script: str, orders: int) -> dict[str, Any]:
     ]
     env = dict(os.environ, PGPASSWORD=str(db.get("PASSWORD") or ""))
     try:
+        pg_cpu0 = postgres_cpu_seconds()
         with _Activity() as activity:
             start = time.perf_counter()
             done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
             wall = time.perf_counter() - start
+        pg_cpu = postgres_cpu_seconds()
     finally:
         Path(f.name).unlink()
     out = done.stdout + done.stderr
@@ -460,7 +462,12 @@ def _pgbench_round(script: str, orders: int) -> dict[str, Any]:
         "failed": int(failed.group(1)) if failed else 0,
         "db_sessions_on_average": activity.result(),
         "load_1m": round(os.getloadavg()[0], 2),
+        "postgres_cpu_ms_per_order": _per_order(pg_cpu0, pg_cpu, count),
     }
+
+
+def _per_order(before: float | None, after: float | None, count: int) -> float | None:
+    return None if before is None or after is None else round((after - before) * 1000 / count, 1)
 
 
 def _pgbench_path() -> str:
@@ -664,6 +671,7 @@ def _http_round(buyers: list[_Buyer], orders: int, server: GunicornServer | None
         thread.start()
     cpu0 = server.worker_cpu_seconds() if server else 0.0
     client_cpu0 = time.process_time()
+    pg_cpu0 = postgres_cpu_seconds()
     with _Activity() as activity:
         barrier.wait(timeout=120)
         start = time.perf_counter()
@@ -683,6 +691,7 @@ def _http_round(buyers: list[_Buyer], orders: int, server: GunicornServer | None
     }
     # This process's CPU: the clients (and the activity sampler), competing with the server.
     result["client_cpu_ms_per_order"] = round((time.process_time() - client_cpu0) * 1000 / count, 1)
+    result["postgres_cpu_ms_per_order"] = _per_order(pg_cpu0, postgres_cpu_seconds(), count)
     if server is not None:
         cpu = server.worker_cpu_seconds() - cpu0
         result["gunicorn_cpu_ms_per_order"] = round(cpu * 1000 / count, 1)
