@@ -26,6 +26,8 @@ class GunicornServer:
         app: str = "kameng.wsgi:application",
         port_in_urls: bool = False,
     ) -> None:
+        """`threads` > 0: gthread workers of that many threads (keep-alive connections); 0:
+        sync workers, one request at a time each, as the production image runs them."""
         self.workers, self.threads, self.app = workers, threads, app
         # The sandbox posts its webhooks to the platform's own address, which needs the port.
         self.port_in_urls = port_in_urls
@@ -49,11 +51,12 @@ class GunicornServer:
             self.app,
             f"--bind=127.0.0.1:{self.port}",
             f"--workers={self.workers}",
-            f"--threads={self.threads}",
-            "--worker-class=gthread",
-            "--keep-alive=30",
             "--preload",
         ]
+        if self.threads:
+            cmd += [f"--threads={self.threads}", "--worker-class=gthread", "--keep-alive=30"]
+        else:
+            cmd += ["--worker-class=sync"]
         with self.log.open("wb") as log:  # the child keeps its own descriptor
             self.process = subprocess.Popen(
                 cmd, cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,

@@ -6,12 +6,15 @@ child at depth 2 and grandchild at depth 3, and a second main site), an HQ card-
 in the standard tier with a supplier offer, card keys imported through `card_keys_import`, and
 members on every site whose wallets are funded by `wallet_top_up`.
 
-- `http`: gunicorn (DEBUG off) serves the project on a free port; `CLIENTS` threads, each
-  logged in through the site's login form as its own member on its own site (client `c` on
-  site `c % 4`), place and pay orders the way a buyer does: POST the buy form to `order/new/`
-  (CSRF token from the form) with "my balance" chosen, which places the order and pays it from
-  the wallet in the same request. An order counts when it answered with its redirect and no
-  error message; the database confirms afterwards.
+- `http`: gunicorn (DEBUG off) serves the project on a free port with sync workers, as the
+  production image runs it (each worker takes the next connection when it is free, and closes
+  it after the response, as behind a proxy); `CLIENTS` threads, each logged in through the
+  site's login form as its own member on its own site (client `c` on site `c % 4`), place and
+  pay orders the way a buyer does: POST the buy form to `order/new/` (CSRF token from the
+  form) with "my balance" chosen, which places the order and pays it from the wallet in the
+  same request. An order counts when it answered with its redirect and no error message; the
+  database confirms afterwards. The clients use the standard library's HTTP client, which
+  takes little of the machine's CPU (`client_cpu_ms_per_order`), as pgbench's client does.
 - `pgbench`: the SQL one wallet purchase sends (`order_create` + `order_pay_with_wallet`, what
   the buy form calls, captured on each site by CaptureQueriesContext: the reads, the order
   insert, the key taken with `FOR UPDATE SKIP LOCKED`, the sale, the settlement's ledger
@@ -24,8 +27,11 @@ members on every site whose wallets are funded by `wallet_top_up`.
   What HTTP does besides those statements (routing the host to its site, the session and
   user, the product checks of the view, the form) is request overhead: the point of the
   comparison.
-- Rounds of the two alternate, so a busier moment of the shared machine weighs on both; the
-  target is the HTTP rate at least 30% of the pgbench rate over all rounds.
+- Rounds of the two alternate, so a busier moment of the shared machine weighs on both; a
+  pgbench round buys three times as many keys, for rounds of about the same length. The
+  target is the HTTP rate at least 30% of the pgbench rate over all rounds. Every round
+  reports the CPU per order of gunicorn (HTTP), of the clients (HTTP) and of PostgreSQL (both,
+  when the server runs on this machine).
 - `order_page`: p50/p99 of GET `order/<number>/` of delivered orders as their buyer (one client
   after the other, the page checked for its key), on the idle server.
 - `in_process`: the same request through Django's test client in this process, for where
@@ -73,13 +79,15 @@ COST = D("8.00")
 FUNDS = D("1000000.00")
 PASSWORD = secrets.token_urlsafe(12)
 SITES = [("shop", None), ("kid", "shop"), ("grandkid", "kid"), ("other", None)]
-# Full run: rounds of HTTP then pgbench, each buying ORDERS keys; the order page is read
-# PAGE_REQUESTS times. The server runs WORKERS gunicorn processes of THREADS threads.
-FULL = {"rounds": 4, "orders": 300, "page": 400, "in_process": 30}
-QUICK = {"rounds": 1, "orders": 80, "page": 60, "in_process": 5}
+# Full run: rounds of HTTP then pgbench buying `orders` and `pgbench_orders` keys (rounds of
+# about the same length); the order page is read `page` times. The server runs WORKERS
+# gunicorn sync workers, as the production image does (THREADS > 0: gthread workers of that
+# many threads, keeping connections alive, instead).
+FULL = {"rounds": 4, "orders": 300, "pgbench_orders": 900, "page": 400, "in_process": 30}
+QUICK = {"rounds": 1, "orders": 80, "pgbench_orders": 240, "page": 60, "in_process": 5}
 CLIENTS = int(os.environ.get("BENCH_ORDERS_CLIENTS", "8"))
 WORKERS = int(os.environ.get("BENCH_ORDERS_WORKERS", "4"))
-THREADS = int(os.environ.get("BENCH_ORDERS_THREADS", "2"))
+THREADS = int(os.environ.get("BENCH_ORDERS_THREADS", "0"))
 # Captured ids are made distinctive (sequences moved here before anything is created), so
 # the values of the captured order can be told apart from every other number in its SQL.
 ID_BASES = {"order": 810_000_000, "key": 820_000_000, "user": 830_000_000}
@@ -90,7 +98,10 @@ def run(*, quick: bool = False) -> dict[str, Any]:
     sizes = QUICK if quick else FULL
     load_before = os.getloadavg()
     keys = (
-        2 * sizes["rounds"] * (sizes["orders"] + CLIENTS) + 3 * CLIENTS + sizes["in_process"] + 50
+        sizes["rounds"] * (sizes["orders"] + sizes["pgbench_orders"] + 2 * CLIENTS)
+        + 3 * CLIENTS
+        + sizes["in_process"]
+        + 50
     )
     with bench_database("kameng_bench_orders"):
         from django.core.management import call_command
@@ -109,8 +120,10 @@ def run(*, quick: bool = False) -> dict[str, Any]:
                 _http_round(buyers, 2 * CLIENTS)  # warm-up: connections, caches, imports
                 http_rounds, pg_rounds = [], []
                 for _ in range(sizes["rounds"]):
+                    _vacuum()
                     http_rounds.append(_http_round(buyers, sizes["orders"], server=server))
-                    pg_rounds.append(_pgbench_round(script, sizes["orders"]))
+                    _vacuum()
+                    pg_rounds.append(_pgbench_round(script, sizes["pgbench_orders"]))
                 page = _order_page(buyers, sizes["page"])
             finally:
                 logs = server.stop()
@@ -136,9 +149,13 @@ def run(*, quick: bool = False) -> dict[str, Any]:
         "setup": {
             "sites": [f"{s.slug} (depth {s.depth})" for s in bed.sites],
             "clients": CLIENTS,
-            "gunicorn": {"workers": WORKERS, "threads": THREADS, "debug": False},
+            "gunicorn": {
+                "workers": WORKERS,
+                "threads": THREADS,
+                "debug": False,
+            },
             "rounds": sizes["rounds"],
-            "orders_per_round": sizes["orders"],
+            "orders_per_round": {"http": sizes["orders"], "pgbench": sizes["pgbench_orders"]},
             "keys_imported": keys,
         },
         "http": {**http, "rounds": http_rounds},
@@ -414,6 +431,17 @@ def _pgbench_script(bed: Bed) -> tuple[str, list[str], dict[str, int]]:
     return "\n".join(parts) + "\n", substitutions, counts
 
 
+def _vacuum() -> None:
+    """Every round starts on vacuumed and analyzed tables, without the dead rows of the rounds
+    before it (the versions of the stock counter's row, the keys sold) and with statistics of
+    the rows they added, as autovacuum would leave them on its own schedule: rounds are
+    comparable, whichever comes after which."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM (ANALYZE)")
+
+
 def _pgbench_round(script: str, orders: int) -> dict[str, Any]:
     import dj_database_url
 
@@ -570,10 +598,8 @@ class _Response:
 
 
 class _Buyer:
-    """One client: a member of one site, logged in through the site's login form. It speaks
-    HTTP/1.1 over one keep-alive connection with the standard library's client, which costs a
-    fraction of the CPU of a full-featured one: the clients share the machine with the server,
-    as pgbench's do with PostgreSQL."""
+    """One client: a member of one site, logged in through the site's login form, speaking
+    HTTP/1.1 with the standard library's client (a connection kept while the server keeps it)."""
 
     def __init__(self, server: GunicornServer, bed: Bed, client: int) -> None:
         self.server = server
