@@ -32,6 +32,10 @@ members on every site whose wallets are funded by `wallet_top_up`.
   target is the HTTP rate at least 30% of the pgbench rate over all rounds. Every round
   reports the CPU per order of gunicorn (HTTP), of the clients (HTTP) and of PostgreSQL (both,
   when the server runs on this machine).
+- `by_clients` (full run): one round of each with 2 and 4 clients. The HTTP rate hardly moves
+  (the server runs one worker per core, whatever the clients), while pgbench's rises as its
+  clients queue less on the SKU's stock-counter row: the ratio is for the number of clients
+  given (`setup.clients`), and this shows it for fewer.
 - `order_page`: p50/p99 of GET `order/<number>/` of delivered orders as their buyer (one client
   after the other, the page checked for its key), on the idle server.
 - `in_process`: the same request through Django's test client in this process, for where
@@ -85,8 +89,14 @@ SITES = [("shop", None), ("kid", "shop"), ("grandkid", "kid"), ("other", None)]
 # many threads, keeping connections alive, instead).
 FULL = {"rounds": 4, "orders": 300, "pgbench_orders": 900, "page": 400, "in_process": 30}
 QUICK = {"rounds": 1, "orders": 80, "pgbench_orders": 240, "page": 60, "in_process": 5}
+# Full run: one more round of each with fewer clients, for how both rates move with the
+# number of clients (pgbench's clients queue on the SKU's stock-counter row).
+FEWER_CLIENTS = (2, 4)
 CLIENTS = int(os.environ.get("BENCH_ORDERS_CLIENTS", "8"))
-WORKERS = int(os.environ.get("BENCH_ORDERS_WORKERS", "4"))
+# One sync worker per core: PostgreSQL shares the machine's cores, and more workers than cores
+# only add switching between processes (on 2 cores: 2 workers 118 orders/s, 3: 110, 4: 97,
+# 5: 92).
+WORKERS = int(os.environ.get("BENCH_ORDERS_WORKERS", str(os.cpu_count() or 2)))
 THREADS = int(os.environ.get("BENCH_ORDERS_THREADS", "0"))
 # Captured ids are made distinctive (sequences moved here before anything is created), so
 # the values of the captured order can be told apart from every other number in its SQL.
@@ -97,8 +107,9 @@ ID_BASES |= {"member_account": 840_000_000, "member_txn": 850_000_000}
 def run(*, quick: bool = False) -> dict[str, Any]:
     sizes = QUICK if quick else FULL
     load_before = os.getloadavg()
+    sweep = [n for n in FEWER_CLIENTS if n < CLIENTS and not quick]
     keys = (
-        sizes["rounds"] * (sizes["orders"] + sizes["pgbench_orders"] + 2 * CLIENTS)
+        (sizes["rounds"] + len(sweep)) * (sizes["orders"] + sizes["pgbench_orders"] + 2 * CLIENTS)
         + 3 * CLIENTS
         + sizes["in_process"]
         + 50
@@ -124,6 +135,19 @@ def run(*, quick: bool = False) -> dict[str, Any]:
                     http_rounds.append(_http_round(buyers, sizes["orders"], server=server))
                     _vacuum()
                     pg_rounds.append(_pgbench_round(script, sizes["pgbench_orders"]))
+                by_clients = {}
+                for n in sweep:
+                    _vacuum()
+                    fewer = _http_round(buyers[:n], sizes["orders"], server=server)
+                    _vacuum()
+                    pg_fewer = _pgbench_round(script, sizes["pgbench_orders"], clients=n)
+                    by_clients[n] = {
+                        "http_orders_per_s": fewer["orders_per_s"],
+                        "pgbench_orders_per_s": pg_fewer["orders_per_s"],
+                        "http_over_pgbench": round(
+                            fewer["orders_per_s"] / pg_fewer["orders_per_s"], 3
+                        ),
+                    }
                 page = _order_page(buyers, sizes["page"])
             finally:
                 logs = server.stop()
@@ -166,6 +190,7 @@ def run(*, quick: bool = False) -> dict[str, Any]:
             "substitutions": substitutions,
             "script": script,
         },
+        "by_clients": by_clients,
         "order_page": page,
         "in_process": in_process,
         "checks": checks,
@@ -442,20 +467,20 @@ def _vacuum() -> None:
         cursor.execute("VACUUM (ANALYZE)")
 
 
-def _pgbench_round(script: str, orders: int) -> dict[str, Any]:
+def _pgbench_round(script: str, orders: int, clients: int = CLIENTS) -> dict[str, Any]:
     import dj_database_url
 
     db = dj_database_url.parse(os.environ["DATABASE_URL"])
     pgbench = _pgbench_path()
     with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as f:
         f.write(script)
-    per_client = math.ceil(orders / CLIENTS)
+    per_client = math.ceil(orders / clients)
     cmd = [
         pgbench,
         "--no-vacuum",
         "--protocol=simple",
-        f"--client={CLIENTS}",
-        f"--jobs={min(CLIENTS, os.cpu_count() or 1)}",
+        f"--client={clients}",
+        f"--jobs={min(clients, os.cpu_count() or 1)}",
         f"--transactions={per_client}",
         f"--file={f.name}",
         f"--host={db.get('HOST') or 'localhost'}",
