@@ -196,6 +196,41 @@ def test_another_sites_withdrawal_id_is_refused_and_unchanged(site: Site, networ
         assert withdrawal.status == MemberWithdrawalStatus.REQUESTED
 
 
+def test_another_sites_earnings_and_withdrawals_are_not_listed(
+    site: Site, network: Network
+) -> None:
+    """The money pages list this site's figures only: another site's owner sees neither its
+    earnings' withdrawals nor its members' commission withdrawals, and its own figures do not
+    move."""
+    beta = _owner(network.beta)
+    figures = ("earnings-pending", "earnings-available", "earnings-withdrawing")
+
+    def beta_figures() -> list[str]:
+        html = page(beta.get("/console/money/").content)
+        return [html.find(name).text for name in figures]
+
+    before = beta_figures()
+    payee = f"Alipay {uuid.uuid4().hex[:8]}"
+    with tenant_context(site):
+        member = new_member(site, "w")
+        earn_commission(site, member, D("100"), key=f"earn:{uuid.uuid4().hex}")
+        member_withdrawal_request(user=member, amount=D("60.00"), payee=payee, idempotency_key="k")
+    owner = _owner(site)
+    assert (
+        owner.post("/console/money/withdraw/", {"amount": "137.00", "key": "k"}).status_code == 302
+    )
+    mine = page(owner.get("/console/money/commission-withdrawals/").content)
+    assert any(payee in row.text for row in mine.find_all("member-withdrawal-row"))
+    own_rows = page(owner.get("/console/money/").content).find_all("site-withdrawal-row")
+    assert any("137.00" in row.text for row in own_rows)
+
+    theirs = page(beta.get("/console/money/commission-withdrawals/").content)
+    assert not any(payee in row.text for row in theirs.find_all("member-withdrawal-row"))
+    rows = page(beta.get("/console/money/").content).find_all("site-withdrawal-row")
+    assert not any("137.00" in row.text for row in rows)
+    assert beta_figures() == before
+
+
 def test_wallet_adjustment_by_staff_with_a_reason(site: Site) -> None:
     with tenant_context(site):
         member = new_member(site, "adj")
