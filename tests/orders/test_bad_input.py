@@ -206,3 +206,34 @@ def test_a_taken_order_number_is_drawn_again_and_never_overwritten(
             order_create(site=alpha, sku=shop.card, quantity=1, payment_method="card", **GUEST)
     assert snapshot() == before
     assert stock_levels([shop.card.pk])[shop.card.pk] == stock
+
+
+def test_a_price_removed_after_checkout_still_settles_the_paid_order(
+    network: Network, shop: Shop
+) -> None:
+    """The chain's unit costs are fixed when the order is placed: HQ removing the SKU's price
+    before the card payment arrives changes nothing for that order (delivered, ledger clean),
+    while a new order is refused."""
+    from shared.catalog.models import TierPrice
+    from shared.ledger.services import ledger_verify
+
+    alpha = network.alpha
+    with tenant_context(alpha):
+        order = order_create(site=alpha, sku=shop.card, quantity=1, payment_method="card", **GUEST)
+    TierPrice.objects.filter(sku=shop.card).delete()
+    with tenant_context(alpha):
+        with pytest.raises(OrderError, match="no price on this site"):
+            order_create(site=alpha, sku=shop.card, quantity=1, payment_method="card", **GUEST)
+        order_payment_confirmed(
+            site=alpha,
+            reference=order.order_ref,
+            amount=order.total,
+            currency=order.currency,
+            payment_ref="pi_price_gone",
+            fee=D("0"),
+        )
+        order.refresh_from_db()
+        assert order.status == "delivered"
+        ref = order.order_ref
+    assert Settlement.objects.filter(sale_key=ref).count() == 1
+    assert ledger_verify() == []
