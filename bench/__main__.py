@@ -14,9 +14,12 @@ RESULTS = Path(__file__).resolve().parent.parent / "bench-results"
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
-    parser.add_argument("names", nargs="*", default=BENCHMARKS, choices=[[], *BENCHMARKS])
+    parser.add_argument("names", nargs="*", help=f"any of {', '.join(BENCHMARKS)} (all if none)")
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     args = parser.parse_args()
+    unknown = [name for name in args.names if name not in BENCHMARKS]
+    if unknown:
+        parser.error(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")
     RESULTS.mkdir(exist_ok=True)
     ok = True
     for name in args.names or BENCHMARKS:

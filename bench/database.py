@@ -40,9 +40,11 @@ def bench_database(name: str) -> Iterator[None]:
     previous = settings.DATABASES["default"]["NAME"]
     connections.close_all()
     settings.DATABASES["default"]["NAME"] = connections["default"].settings_dict["NAME"] = name
+    _process_caches_clear()
     try:
         yield
     finally:
+        _process_caches_clear()
         connections.close_all()
         settings.DATABASES["default"]["NAME"] = connections["default"].settings_dict["NAME"] = (
             previous
@@ -50,6 +52,16 @@ def bench_database(name: str) -> Iterator[None]:
         with psycopg.connect(**admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         os.environ["DATABASE_URL"] = url
+
+
+def _process_caches_clear() -> None:
+    """Forget what this process cached of the database it used before (hosts' routes, ledger
+    accounts): the same keys name other rows in another benchmark's database."""
+    from shared.ledger.services import accounts_forget
+    from shared.sites.selectors import routes_forget
+
+    routes_forget()
+    accounts_forget()
 
 
 def postgres_cpu_seconds() -> float | None:
