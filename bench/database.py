@@ -78,19 +78,21 @@ def postgres_cpu_seconds() -> float | None:
             _postmaster = _stat(backend)[1]
         except FileNotFoundError:  # a server on another machine
             _postmaster = 0
-    if not _postmaster:
-        return None
-    ticks = os.sysconf("SC_CLK_TCK")
-    fields, _ = _stat(_postmaster)
+    return tree_cpu_seconds(_postmaster) if _postmaster else None
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time used so far by process `pid`, its live children and the children it has
+    reaped (a child that exits between two readings counts in the second)."""
+    fields, _ = _stat(pid)
     total = sum(int(f) for f in fields[11:15])  # utime, stime, and of the exited children
-    children = Path(f"/proc/{_postmaster}/task/{_postmaster}/children").read_text().split()
-    for pid in children:
+    for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
         try:
-            fields, _ = _stat(int(pid))
+            fields, _ = _stat(int(child))
         except FileNotFoundError:  # exited meanwhile: counted with the exited children
             continue
         total += int(fields[11]) + int(fields[12])
-    return total / ticks
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 _postmaster: int | None = None

@@ -11,6 +11,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.database import tree_cpu_seconds
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -81,19 +83,7 @@ class GunicornServer:
     def worker_cpu_seconds(self) -> float:
         """CPU time used so far by the gunicorn processes (master and workers)."""
         assert self.process is not None
-        pids = [self.process.pid]
-        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-        if children.exists():
-            pids += [int(p) for p in children.read_text().split()]
-        ticks = os.sysconf("SC_CLK_TCK")
-        total = 0.0
-        for pid in pids:
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            except FileNotFoundError:
-                continue
-            total += (int(fields[11]) + int(fields[12])) / ticks
-        return total
+        return tree_cpu_seconds(self.process.pid)
 
     def _log_tail(self) -> str:
         return self.log.read_text(errors="replace")[-3000:]
